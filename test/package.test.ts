@@ -1,7 +1,8 @@
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = path.resolve(__dirname, '..');
 
 describe('the relulab package', () => {
   it('loads with require() from the repo root', () => {
