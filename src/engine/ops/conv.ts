@@ -1,0 +1,181 @@
+import { allocate } from '../dtype';
+import { ShapeError, ValueError } from '../errors';
+import { registerOp } from '../registry';
+import { formatShape, type Shape } from '../shape';
+import { fromOp, Tensor } from '../tensor';
+import { add } from './elementwise';
+import { matmul } from './matmul';
+import { max, mean } from './reduce';
+import { reshape, squeeze, unsqueeze } from './views';
+
+export type Pair = number | readonly [number, number];
+
+/** Geometry of a sliding 2-D window over an NCHW tensor. */
+export interface Window {
+  kh: number;
+  kw: number;
+  stride: [number, number];
+  dilation: [number, number];
+  /** top, bottom, left, right */
+  pad: [number, number, number, number];
+}
+
+function pair(op: string, name: string, v: Pair): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((n) => Number.isInteger(n) && n >= 0)) throw new ValueError(op, `${name} must be a non-negative integer or a pair of them, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+function outSize(w: Window, h: number, wd: number): [number, number] {
+  const ho = Math.floor((h + w.pad[0] + w.pad[1] - w.dilation[0] * (w.kh - 1) - 1) / w.stride[0]) + 1;
+  const wo = Math.floor((wd + w.pad[2] + w.pad[3] - w.dilation[1] * (w.kw - 1) - 1) / w.stride[1]) + 1;
+  return [ho, wo];
+}
+
+/**
+ * im2col: for x [N, C, H, W], the columns [N, C·kh·kw, Hout·Wout] that a convolution multiplies by its
+ * weight (PyTorch's `nn.Unfold` layout). Padded positions read `padValue`.
+ */
+export function unfold(x: Tensor, w: Window, padValue = 0): Tensor {
+  const op = 'unfold';
+  if (x.ndim !== 4) throw new ShapeError(op, [x.shape], `expected an NCHW input of rank 4, got ${formatShape(x.shape)}`);
+  const [n, c, h, wd] = x.shape;
+  const [ho, wo] = outSize(w, h, wd);
+  if (ho <= 0 || wo <= 0) {
+    throw new ShapeError(op, [x.shape], `a ${w.kh}×${w.kw} window (dilation ${w.dilation.join('×')}) does not fit the ${h}×${wd} input with padding ${w.pad.join('/')}`);
+  }
+  const src = x.dataSync();
+  const rows = c * w.kh * w.kw;
+  const cols = ho * wo;
+  const out = allocate(x.dtype, n * rows * cols);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (b * c + ch) * h * wd;
+      for (let ki = 0; ki < w.kh; ki++) {
+        for (let kj = 0; kj < w.kw; kj++) {
+          const row = ((b * rows) + (ch * w.kh + ki) * w.kw + kj) * cols;
+          for (let oi = 0; oi < ho; oi++) {
+            const ii = oi * w.stride[0] - w.pad[0] + ki * w.dilation[0];
+            const inRow = ii >= 0 && ii < h;
+            const dst = row + oi * wo;
+            for (let oj = 0; oj < wo; oj++) {
+              const jj = oj * w.stride[1] - w.pad[2] + kj * w.dilation[1];
+              out[dst + oj] = inRow && jj >= 0 && jj < wd ? src[plane + ii * wd + jj] : padValue;
+            }
+          }
+        }
+      }
+    }
+  }
+  return fromOp(op, out, [n, rows, cols], [x], (g) => [fold(g, x.shape, w)]);
+}
+
+/** col2im, the adjoint of `unfold`: adds each column entry back to the input position it was read from. */
+export function fold(cols: Tensor, shape: Shape, w: Window): Tensor {
+  const [n, c, h, wd] = shape;
+  const [ho, wo] = outSize(w, h, wd);
+  const src = cols.dataSync();
+  const rows = c * w.kh * w.kw;
+  const ncols = ho * wo;
+  const out = allocate(cols.dtype, n * c * h * wd);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (b * c + ch) * h * wd;
+      for (let ki = 0; ki < w.kh; ki++) {
+        for (let kj = 0; kj < w.kw; kj++) {
+          const row = ((b * rows) + (ch * w.kh + ki) * w.kw + kj) * ncols;
+          for (let oi = 0; oi < ho; oi++) {
+            const ii = oi * w.stride[0] - w.pad[0] + ki * w.dilation[0];
+            if (ii < 0 || ii >= h) continue;
+            for (let oj = 0; oj < wo; oj++) {
+              const jj = oj * w.stride[1] - w.pad[2] + kj * w.dilation[1];
+              if (jj >= 0 && jj < wd) out[plane + ii * wd + jj] += src[row + oi * wo + oj];
+            }
+          }
+        }
+      }
+    }
+  }
+  return fromOp('fold', out, shape, [cols], (g) => [unfold(g, w)]);
+}
+
+const checkWindow: Window = { kh: 2, kw: 3, stride: [1, 2], dilation: [1, 1], pad: [1, 1, 0, 1] };
+registerOp('unfold', [{ shapes: [[2, 2, 4, 5]], call: (x) => unfold(x, checkWindow), secondOrder: true }]);
+registerOp('fold', [{ shapes: [[2, 12, 15]], call: (c) => fold(c, [2, 2, 4, 5], checkWindow) }]);
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  /** Zero padding on each side, or `'same'` (stride 1 only; an odd total puts the extra row/column at the bottom/right, as PyTorch). */
+  padding?: Pair | 'same' | 'valid';
+  dilation?: Pair;
+}
+
+/** Batches an unbatched CHW input, returning the NCHW tensor and how to undo it. */
+function batched(op: string, x: Tensor): [Tensor, (y: Tensor) => Tensor] {
+  if (x.ndim === 4) return [x, (y) => y];
+  if (x.ndim === 3) return [unsqueeze(x, 0), (y) => squeeze(y, 0)];
+  throw new ShapeError(op, [x.shape], `expected input [N, C, H, W] or [C, H, W], got ${formatShape(x.shape)}`);
+}
+
+/** 2-D cross-correlation in PyTorch layout: input [N, C, H, W], weight [out, C, kh, kw], bias [out]. */
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const [x, unbatch] = batched(op, input);
+  if (weight.ndim !== 4) throw new ShapeError(op, [weight.shape], `weight must be [out, in, kh, kw], got ${formatShape(weight.shape)}`);
+  const [outC, inC, kh, kw] = weight.shape;
+  if (x.shape[1] !== inC) {
+    throw new ShapeError(op, [x.shape, weight.shape], `input ${formatShape(x.shape)} has ${x.shape[1]} channels but weight ${formatShape(weight.shape)} expects ${inC}`);
+  }
+  if (bias !== undefined && (bias.ndim !== 1 || bias.shape[0] !== outC)) {
+    throw new ShapeError(op, [bias.shape, weight.shape], `bias ${formatShape(bias.shape)} must be [${outC}] for weight ${formatShape(weight.shape)}`);
+  }
+  const stride = pair(op, 'stride', options.stride ?? 1);
+  const dilation = pair(op, 'dilation', options.dilation ?? 1);
+  let pad: [number, number, number, number];
+  const padding = options.padding ?? 0;
+  if (padding === 'same') {
+    if (stride[0] !== 1 || stride[1] !== 1) throw new ValueError(op, `padding 'same' needs stride 1, got stride ${JSON.stringify(options.stride)}`);
+    const th = dilation[0] * (kh - 1);
+    const tw = dilation[1] * (kw - 1);
+    pad = [Math.floor(th / 2), th - Math.floor(th / 2), Math.floor(tw / 2), tw - Math.floor(tw / 2)];
+  } else {
+    const p = pair(op, 'padding', padding === 'valid' ? 0 : padding);
+    pad = [p[0], p[0], p[1], p[1]];
+  }
+  const w: Window = { kh, kw, stride, dilation, pad };
+  const [n, , h, wd] = x.shape;
+  const [ho, wo] = outSize(w, h, wd);
+  const cols = unfold(x, w);
+  let y = reshape(matmul(reshape(weight, [outC, inC * kh * kw]), cols), [n, outC, ho, wo]);
+  if (bias !== undefined) y = add(y, reshape(bias, [outC, 1, 1]));
+  return unbatch(y);
+}
+
+export interface Pool2dOptions {
+  /** Defaults to the kernel size. */
+  stride?: Pair;
+  padding?: Pair;
+}
+
+function pool(op: string, input: Tensor, kernel: Pair, options: Pool2dOptions, reduce: (cols: Tensor) => Tensor, padValue: number): Tensor {
+  const [x, unbatch] = batched(op, input);
+  const [kh, kw] = pair(op, 'kernelSize', kernel);
+  const stride = pair(op, 'stride', options.stride ?? [kh, kw]);
+  const p = pair(op, 'padding', options.padding ?? 0);
+  if (p[0] * 2 > kh || p[1] * 2 > kw) throw new ValueError(op, `padding ${p.join('×')} must be at most half the kernel ${kh}×${kw}`);
+  const w: Window = { kh, kw, stride, dilation: [1, 1], pad: [p[0], p[0], p[1], p[1]] };
+  const [n, c, h, wd] = x.shape;
+  const [ho, wo] = outSize(w, h, wd);
+  const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w, padValue), [n, c, kh * kw, ho * wo]);
+  return unbatch(reshape(reduce(cols), [n, c, ho, wo]));
+}
+
+/** Max over each window; padding counts as -Infinity. */
+export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
+  return pool('maxPool2d', x, kernelSize, options, (cols) => max(cols, 2), -Infinity);
+}
+
+/** Mean over each window; padded zeros count in the mean (PyTorch's count_include_pad). */
+export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
+  return pool('avgPool2d', x, kernelSize, options, (cols) => mean(cols, 2), 0);
+}

@@ -1,0 +1,420 @@
+import { allocate, floatResult, promote, type DType } from '../dtype';
+import { DTypeError, ValueError } from '../errors';
+import { registerOp, type GradCheck } from '../registry';
+import { broadcastShapes, sameShape } from '../shape';
+import { fromOp, isGradEnabled, record, Tensor } from '../tensor';
+import { mapBinary, mapUnary } from './kernels';
+
+/** A tensor or a plain number, which acts as a 0-d tensor of the other operand's dtype. */
+export type TensorLike = Tensor | number;
+
+export function asTensor(op: string, value: TensorLike, like: DType = 'float32'): Tensor {
+  if (value instanceof Tensor) return value;
+  if (typeof value !== 'number') throw new DTypeError(op, `expected a Tensor or a number, got ${value === null ? 'null' : typeof value}`);
+  const dtype = like === 'int32' && !Number.isInteger(value) ? 'float32' : like;
+  const data = allocate(dtype, 1);
+  data[0] = value;
+  return Tensor.fromData(data, []);
+}
+
+/** Converts both operands of a binary op, giving numbers the dtype of the tensor operand. */
+function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  if (a instanceof Tensor) return [a, asTensor(op, b, a.dtype)];
+  if (b instanceof Tensor) return [asTensor(op, a, b.dtype), b];
+  return [asTensor(op, a), asTensor(op, b)];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Unary ops
+
+type Params = Record<string, unknown>;
+
+export interface UnaryDef<P extends Params> {
+  name: string;
+  /** Parameter defaults; the option names users pass, e.g. `{negativeSlope: 0.01}`. */
+  params: P;
+  forward: (x: number, p: P) => number;
+  /** The local derivative dy/dx at x (y is the output), including the value chosen at each kink. */
+  derivative: (x: number, y: number, p: P) => number;
+  /**
+   * The derivative as differentiable tensor ops, used when the backward pass is itself recorded
+   * (gradients of gradients). Omitted for piecewise-linear ops, whose derivative is piecewise constant.
+   */
+  derivativeTensor?: (x: Tensor, y: Tensor, p: P) => Tensor;
+  /** Where the op is not differentiable, for the gradient check and `kinkHits`. */
+  kinks?: (p: P) => readonly number[];
+  /** Input interval for the gradient check, e.g. (0, 2] for log. */
+  domain?: readonly [number, number];
+  /** Checks parameter values, throwing a ValueError that names the op. */
+  validate?: (p: P) => void;
+  /** int32 input gives an int32 result (neg, abs, sign); otherwise the result is floating point. */
+  keepsInt?: boolean;
+  /** Whether the op is smooth enough to gradient-check twice. */
+  secondOrder?: boolean;
+  /** Extra gradient checks, e.g. with non-default parameters. */
+  checks?: readonly GradCheck[];
+}
+
+/** A unary elementwise op: callable as `op(x, options)`, with its definition attached for plots and docs. */
+export interface UnaryOp<P extends Params> {
+  (x: TensorLike, options?: Partial<P>): Tensor;
+  readonly opName: string;
+  readonly defaults: Readonly<P>;
+  /** The kinks for the given options. */
+  kinks(options?: Partial<P>): readonly number[];
+  /** The scalar function and derivative, for plotting and tables. */
+  scalar(x: number, options?: Partial<P>): { y: number; dy: number };
+}
+
+const kinkCounts = new Map<string, number>();
+
+/**
+ * How many times each op's backward met an input exactly at one of its kinks since the last reset
+ * (for `diag.kinkHits`). Only ops that have kinks appear.
+ */
+export function kinkHits(): Record<string, number> {
+  return Object.fromEntries(kinkCounts);
+}
+
+export function resetKinkHits(): void {
+  kinkCounts.clear();
+}
+
+/** Adds to an op's kink count (for ops written without defineUnary). */
+export function recordKinkHits(op: string, hits: number): void {
+  if (hits > 0) kinkCounts.set(op, (kinkCounts.get(op) ?? 0) + hits);
+}
+
+/** Merges options into defaults, rejecting unknown option names and non-matching types. */
+export function resolveParams<P extends Params>(op: string, defaults: P, options: Partial<P> | undefined): P {
+  if (options === undefined) return defaults;
+  if (typeof options !== 'object' || options === null) throw new ValueError(op, `options must be an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!(key in defaults)) {
+      const known = Object.keys(defaults);
+      throw new ValueError(op, `unknown option ${JSON.stringify(key)}${known.length ? `; expected one of ${known.join(', ')}` : '; it takes no options'}`);
+    }
+    const value = (options as Params)[key];
+    if (value !== undefined && typeof value !== typeof defaults[key]) {
+      throw new ValueError(op, `option ${key} must be a ${typeof defaults[key]}, got ${JSON.stringify(value)}`);
+    }
+  }
+  const merged = { ...defaults } as Params;
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+  return merged as P;
+}
+
+export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
+  const { name } = def;
+  const resolve = (options: Partial<P> | undefined): P => {
+    const p = resolveParams(name, def.params, options);
+    def.validate?.(p);
+    return p;
+  };
+  const op = (input: TensorLike, options?: Partial<P>): Tensor => {
+    const x = asTensor(name, input);
+    const p = resolve(options);
+    const dtype = def.keepsInt && x.dtype === 'int32' ? 'int32' : floatResult(x.dtype);
+    const xs = x.dataSync();
+    const ys = mapUnary(x, dtype, (v) => def.forward(v, p));
+    const kinks = def.kinks?.(p) ?? [];
+    const y = Tensor.fromData(ys, x.shape);
+    const backward = (g: Tensor): Tensor[] => {
+      if (kinks.length > 0) {
+        let hits = 0;
+        for (let i = 0; i < xs.length; i++) for (const k of kinks) if (xs[i] === k) hits++;
+        recordKinkHits(name, hits);
+      }
+      if (isGradEnabled()) {
+        // recording the backward pass: build the derivative from differentiable ops when it is not constant
+        const d = def.derivativeTensor
+          ? def.derivativeTensor(x, y, p)
+          : Tensor.fromData(mapUnary(x, dtype, (v) => def.derivative(v, 0, p)), x.shape);
+        return [mul(g, d)];
+      }
+      const gs = g.dataSync();
+      const out = allocate(dtype, gs.length);
+      // grad times the local derivative: a 0 derivative keeps the sign of the upstream zero (IEEE), as TF does
+      for (let i = 0; i < gs.length; i++) out[i] = gs[i] * def.derivative(xs[i], ys[i], p);
+      return [Tensor.fromData(out, x.shape)];
+    };
+    return record(y, name, [x], backward, [x, y]);
+  };
+  const defaultKinks = def.kinks?.(def.params) ?? [];
+  registerOp(name, [
+    { shapes: [[3, 4]], call: (x) => op(x), domain: def.domain, kinks: defaultKinks, secondOrder: def.secondOrder ?? true },
+    { label: 'scalar', shapes: [[]], call: (x) => op(x), domain: def.domain, kinks: defaultKinks },
+    ...(def.checks ?? []),
+  ]);
+  return Object.assign(op, {
+    opName: name,
+    defaults: Object.freeze({ ...def.params }),
+    kinks: (options?: Partial<P>) => def.kinks?.(resolve(options)) ?? [],
+    scalar: (x: number, options?: Partial<P>) => {
+      const p = resolve(options);
+      const y = def.forward(x, p);
+      return { y, dy: def.derivative(x, y, p) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Binary ops
+
+interface BinaryDef {
+  name: string;
+  forward: (a: number, b: number) => number;
+  /** Gradients for a and b in the output's shape, from differentiable ops (the engine unbroadcasts). */
+  backward: (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
+  /** Division-like ops always give floating point. */
+  floatOut?: boolean;
+  checks?: readonly GradCheck[];
+}
+
+export type BinaryOp = (a: TensorLike, b: TensorLike) => Tensor;
+
+function defineBinary(def: BinaryDef): BinaryOp {
+  const { name } = def;
+  const op = (left: TensorLike, right: TensorLike): Tensor => {
+    const [a, b] = operands(name, left, right);
+    const shape = broadcastShapes(name, a.shape, b.shape);
+    const dtype = def.floatOut ? floatResult(promote(a.dtype, b.dtype)) : promote(a.dtype, b.dtype);
+    const data = mapBinary(a, b, shape, dtype, def.forward);
+    const y: Tensor = fromOp(name, data, shape, [a, b], (g) => def.backward(a, b, y, g), [a, b]);
+    return y;
+  };
+  registerOp(name, [
+    { shapes: [[3, 4], [3, 4]], call: (a, b) => op(a, b), secondOrder: true },
+    { label: 'broadcast [3, 1] with [4]', shapes: [[3, 1], [4]], call: (a, b) => op(a, b) },
+    ...(def.checks ?? []),
+  ]);
+  return op;
+}
+
+export const add = defineBinary({
+  name: 'add',
+  forward: (a, b) => a + b,
+  backward: (_a, _b, _y, g) => [g, g],
+});
+
+export const sub = defineBinary({
+  name: 'sub',
+  forward: (a, b) => a - b,
+  backward: (_a, _b, _y, g) => [g, neg(g)],
+});
+
+export const mul = defineBinary({
+  name: 'mul',
+  forward: (a, b) => a * b,
+  backward: (a, b, _y, g) => [mul(g, b), mul(g, a)],
+});
+
+export const div = defineBinary({
+  name: 'div',
+  forward: (a, b) => a / b,
+  floatOut: true,
+  // d(a/b)/db = -a/b² = -y/b
+  backward: (a, b, _y, g) => [div(g, b), neg(div(mul(g, div(a, b)), b))],
+  checks: [{ label: 'divisor away from 0', shapes: [[3, 4], [3, 4]], call: (a, b) => div(a, add(b, 3)) }],
+});
+
+export const pow = defineBinary({
+  name: 'pow',
+  forward: (a, b) => a ** b,
+  floatOut: true,
+  // d/da a^b = b·a^(b-1); d/db a^b = a^b·log(a), taken as 0 where a = 0 (as PyTorch masks it)
+  backward: (a, b, y, g) => [
+    mul(g, mul(b, pow(a, sub(b, 1)))),
+    b.requiresGrad ? mul(g, where(eq(a, 0), 0, mul(y, log(a)))) : null,
+  ],
+  checks: [{ label: 'positive base', shapes: [[3, 4], [3, 4]], call: (a, b) => pow(add(abs(a), 0.5), b), kinks: [0] }],
+});
+
+// maximum/minimum: at a tie each side gets half the gradient, as in PyTorch (derivatives.yaml)
+export const maximum = defineBinary({
+  name: 'maximum',
+  forward: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a > b ? a : b),
+  backward: (a, b, _y, g) => {
+    const share = where(gt(a, b), 1, where(eq(a, b), 0.5, 0));
+    return [mul(g, share), mul(g, sub(1, share))];
+  },
+});
+
+export const minimum = defineBinary({
+  name: 'minimum',
+  forward: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? a : b),
+  backward: (a, b, _y, g) => {
+    const share = where(lt(a, b), 1, where(eq(a, b), 0.5, 0));
+    return [mul(g, share), mul(g, sub(1, share))];
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Comparisons: not differentiable; 1 where true, 0 where false, in the operands' float dtype
+
+function defineComparison(name: string, test: (a: number, b: number) => boolean): BinaryOp {
+  return (left: TensorLike, right: TensorLike): Tensor => {
+    const [a, b] = operands(name, left, right);
+    const shape = broadcastShapes(name, a.shape, b.shape);
+    const dtype = floatResult(promote(a.dtype, b.dtype));
+    return Tensor.fromData(mapBinary(a, b, shape, dtype, (x, y) => (test(x, y) ? 1 : 0)), shape);
+  };
+}
+
+export const eq = defineComparison('eq', (a, b) => a === b);
+export const ne = defineComparison('ne', (a, b) => a !== b);
+export const lt = defineComparison('lt', (a, b) => a < b);
+export const le = defineComparison('le', (a, b) => a <= b);
+export const gt = defineComparison('gt', (a, b) => a > b);
+export const ge = defineComparison('ge', (a, b) => a >= b);
+
+/** Picks `a` where `condition` is nonzero and `b` elsewhere, broadcasting all three. */
+export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  const op = 'where';
+  const c = asTensor(op, condition);
+  const [x, y] = operands(op, a, b);
+  const shape = broadcastShapes(op, broadcastShapes(op, c.shape, x.shape), y.shape);
+  const dtype = promote(x.dtype, y.dtype);
+  // select through two broadcast passes: first the mask against x, then against y
+  const mask = mapBinary(c, x, shape, 'float64', (m) => (m !== 0 ? 1 : 0));
+  const maskT = Tensor.fromData(mask, shape);
+  const xs = mapBinary(maskT, x, shape, dtype, (_m, v) => v);
+  const ys = mapBinary(maskT, y, shape, dtype, (_m, v) => v);
+  const out = allocate(dtype, xs.length);
+  for (let i = 0; i < out.length; i++) out[i] = mask[i] !== 0 ? xs[i] : ys[i];
+  return fromOp(op, out, shape, [x, y], (g) => [where(maskT, g, 0), where(maskT, 0, g)]);
+}
+registerOp('where', [
+  { shapes: [[3, 4], [3, 4]], call: (a, b) => where(gt(a, 0), a, b), kinks: [0], secondOrder: true },
+  { label: 'broadcast', shapes: [[3, 1], [4]], call: (a, b) => where(gt(a, b), a, b) },
+]);
+
+// ---------------------------------------------------------------------------------------------------------
+// Elementwise math
+
+export const neg = defineUnary({
+  name: 'neg',
+  params: {},
+  forward: (x) => -x,
+  derivative: () => -1,
+  keepsInt: true,
+});
+
+export const exp = defineUnary({
+  name: 'exp',
+  params: {},
+  forward: (x) => Math.exp(x),
+  derivative: (_x, y) => y,
+  derivativeTensor: (_x, y) => y,
+});
+
+export const log = defineUnary({
+  name: 'log',
+  params: {},
+  forward: (x) => Math.log(x),
+  derivative: (x) => 1 / x,
+  derivativeTensor: (x) => div(1, x),
+  domain: [0.2, 3],
+});
+
+export const log1p = defineUnary({
+  name: 'log1p',
+  params: {},
+  forward: (x) => Math.log1p(x),
+  derivative: (x) => 1 / (1 + x),
+  derivativeTensor: (x) => div(1, add(x, 1)),
+  domain: [-0.8, 3],
+});
+
+export const expm1 = defineUnary({
+  name: 'expm1',
+  params: {},
+  forward: (x) => Math.expm1(x),
+  derivative: (_x, y) => y + 1,
+  derivativeTensor: (_x, y) => add(y, 1),
+});
+
+export const sqrt = defineUnary({
+  name: 'sqrt',
+  params: {},
+  forward: (x) => Math.sqrt(x),
+  derivative: (_x, y) => 0.5 / y,
+  derivativeTensor: (_x, y) => div(0.5, y),
+  domain: [0.2, 3],
+});
+
+export const square = defineUnary({
+  name: 'square',
+  params: {},
+  forward: (x) => x * x,
+  derivative: (x) => 2 * x,
+  derivativeTensor: (x) => mul(x, 2),
+  keepsInt: true,
+});
+
+// abs'(0) = 0, as PyTorch (grad · sgn(x)); TF.js gives -1
+export const abs = defineUnary({
+  name: 'abs',
+  params: {},
+  forward: (x) => Math.abs(x),
+  derivative: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  kinks: () => [0],
+  keepsInt: true,
+});
+
+export const sign = defineUnary({
+  name: 'sign',
+  params: {},
+  forward: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  derivative: () => 0,
+  kinks: () => [0],
+  keepsInt: true,
+});
+
+export const sin = defineUnary({
+  name: 'sin',
+  params: {},
+  forward: (x) => Math.sin(x),
+  derivative: (x) => Math.cos(x),
+  derivativeTensor: (x): Tensor => cos(x),
+});
+
+export const cos = defineUnary({
+  name: 'cos',
+  params: {},
+  forward: (x) => Math.cos(x),
+  derivative: (x) => -Math.sin(x),
+  derivativeTensor: (x): Tensor => neg(sin(x)),
+});
+
+// clamp: at either bound the gradient passes (subgradient 1), as PyTorch's clamp_backward
+export const clamp = defineUnary({
+  name: 'clamp',
+  params: { min: -Infinity, max: Infinity },
+  forward: (x, { min, max }) => (x < min ? min : x > max ? max : x),
+  derivative: (x, _y, { min, max }) => (x >= min && x <= max ? 1 : 0),
+  kinks: ({ min, max }) => [min, max].filter(Number.isFinite),
+  validate: ({ min, max }) => {
+    if (min > max) throw new ValueError('clamp', `min ${min} is greater than max ${max}`);
+  },
+  checks: [{ label: 'min -0.5, max 0.5', shapes: [[3, 4]], call: (x): Tensor => clamp(x, { min: -0.5, max: 0.5 }), kinks: [-0.5, 0.5] }],
+});
+
+/** Casts to another dtype; the gradient is cast back. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  return fromOp('cast', mapUnary(x, dtype, dtype === 'int32' ? Math.trunc : (v) => v), x.shape, [x], (g) => [cast(g, x.dtype)]);
+}
+// through float32 the finite differences carry float32 rounding, hence the loose tolerance
+registerOp('cast', [{ shapes: [[3, 4]], call: (x) => cast(x, 'float32'), tolerance: { atol: 1e-2, rtol: 1e-2 } }]);
+
+/** Whether two tensors have the same shape and values within tolerance, as `torch.allclose`. */
+export function allclose(a: Tensor, b: Tensor, { rtol = 1e-5, atol = 1e-8 } = {}): boolean {
+  if (!sameShape(a.shape, b.shape)) return false;
+  const x = a.dataSync();
+  const y = b.dataSync();
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isNaN(x[i]) || Number.isNaN(y[i]) || Math.abs(x[i] - y[i]) > atol + rtol * Math.abs(y[i])) return false;
+  }
+  return true;
+}

@@ -1,0 +1,82 @@
+import { allocate, type DType, type TypedArray } from '../dtype';
+import { sizeOf, type Shape } from '../shape';
+import type { Tensor } from '../tensor';
+
+/** Applies `f` to every element of `x` (any layout) into a new contiguous array of `dtype`. */
+export function mapUnary(x: Tensor, dtype: DType, f: (v: number) => number): TypedArray {
+  const src = x.dataSync();
+  const out = allocate(dtype, src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
+  return out;
+}
+
+/** The strides that read `t` as if it had the (broadcast) shape `shape`: 0 along broadcast dimensions. */
+export function broadcastStrides(t: Tensor, shape: Shape): number[] {
+  const nd = shape.length;
+  const lead = nd - t.ndim;
+  const out = new Array<number>(nd).fill(0);
+  for (let d = 0; d < t.ndim; d++) out[lead + d] = t.shape[d] === 1 && shape[lead + d] !== 1 ? 0 : t.strides[d];
+  return out;
+}
+
+/**
+ * `out[i] = f(a[i], b[i])` over the broadcast shape. Contiguous same-shape and scalar operands take straight
+ * loops; anything else walks both operands with their broadcast strides (views need no copy).
+ */
+export function mapBinary(a: Tensor, b: Tensor, shape: Shape, dtype: DType, f: (x: number, y: number) => number): TypedArray {
+  const size = sizeOf(shape);
+  const out = allocate(dtype, size);
+  const sameA = a.size === size && a.ndim === shape.length;
+  const sameB = b.size === size && b.ndim === shape.length;
+  if (sameA && sameB && a.isContiguous() && b.isContiguous()) {
+    const x = a.storage.data;
+    const y = b.storage.data;
+    const oa = a.offset;
+    const ob = b.offset;
+    for (let i = 0; i < size; i++) out[i] = f(x[oa + i], y[ob + i]);
+    return out;
+  }
+  if (b.size === 1 && sameA && a.isContiguous()) {
+    const x = a.storage.data;
+    const oa = a.offset;
+    const s = b.storage.data[b.offset];
+    for (let i = 0; i < size; i++) out[i] = f(x[oa + i], s);
+    return out;
+  }
+  if (a.size === 1 && sameB && b.isContiguous()) {
+    const y = b.storage.data;
+    const ob = b.offset;
+    const s = a.storage.data[a.offset];
+    for (let i = 0; i < size; i++) out[i] = f(s, y[ob + i]);
+    return out;
+  }
+  const nd = shape.length;
+  if (nd === 0) {
+    out[0] = f(a.storage.data[a.offset], b.storage.data[b.offset]);
+    return out;
+  }
+  const sa = broadcastStrides(a, shape);
+  const sb = broadcastStrides(b, shape);
+  const x = a.storage.data;
+  const y = b.storage.data;
+  const last = nd - 1;
+  const inner = shape[last];
+  const ia = sa[last];
+  const ib = sb[last];
+  const index = new Array<number>(nd).fill(0);
+  let pa = a.offset;
+  let pb = b.offset;
+  for (let o = 0; o < size; o += inner) {
+    for (let i = 0, qa = pa, qb = pb; i < inner; i++, qa += ia, qb += ib) out[o + i] = f(x[qa], y[qb]);
+    for (let d = last - 1; d >= 0; d--) {
+      index[d]++;
+      pa += sa[d];
+      pb += sb[d];
+      if (index[d] < shape[d]) break;
+      pa -= sa[d] * shape[d];
+      pb -= sb[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}

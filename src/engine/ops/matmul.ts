@@ -1,0 +1,74 @@
+import { allocate, promote, type TypedArray } from '../dtype';
+import { ShapeError } from '../errors';
+import { registerOp } from '../registry';
+import { broadcastShapes, formatShape, sizeOf } from '../shape';
+import { fromOp, Tensor } from '../tensor';
+import { add, cast } from './elementwise';
+import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './views';
+
+// Block sizes: a BK×BN panel of B (64×256 floats = 64 KiB of float32) stays in L2 while rows of A stream by.
+const BK = 64;
+const BN = 256;
+
+/**
+ * C[M×N] += A[M×K]·B[K×N] for row-major arrays at the given offsets. The loops run i-k-j so the innermost
+ * loop walks contiguous rows of B and C, and they are blocked over k and j to keep B's panel in cache.
+ */
+export function gemm(a: TypedArray, ao: number, b: TypedArray, bo: number, c: TypedArray, co: number, m: number, k: number, n: number): void {
+  for (let k0 = 0; k0 < k; k0 += BK) {
+    const k1 = Math.min(k0 + BK, k);
+    for (let j0 = 0; j0 < n; j0 += BN) {
+      const j1 = Math.min(j0 + BN, n);
+      for (let i = 0; i < m; i++) {
+        const crow = co + i * n;
+        const arow = ao + i * k;
+        for (let p = k0; p < k1; p++) {
+          const aip = a[arow + p];
+          const brow = bo + p * n;
+          for (let j = j0; j < j1; j++) c[crow + j] += aip * b[brow + j];
+        }
+      }
+    }
+  }
+}
+
+/** Matrix product of the last two dimensions, broadcasting batch dimensions; 1-D operands as in NumPy. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const op = 'matmul';
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new ShapeError(op, [a.shape, b.shape], `both operands need at least one dimension, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  }
+  if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  const m = a.shape[a.ndim - 2];
+  const k = a.shape[a.ndim - 1];
+  const k2 = b.shape[b.ndim - 2];
+  const n = b.shape[b.ndim - 1];
+  if (k !== k2) throw new ShapeError(op, [a.shape, b.shape], `shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} are incompatible (${k} vs ${k2})`);
+  const batch = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const dtype = promote(a.dtype, b.dtype);
+  const batches = sizeOf(batch);
+  // materialise both operands contiguously over the broadcast batch (a no-op for the common 2-D case)
+  const ad = contiguous(cast(expand(a.detach(), [...batch, m, k]), dtype)).dataSync();
+  const bd = contiguous(cast(expand(b.detach(), [...batch, k, n]), dtype)).dataSync();
+  const out = allocate(dtype, batches * m * n);
+  for (let t = 0; t < batches; t++) gemm(ad, t * m * k, bd, t * k * n, out, t * m * n, m, k, n);
+  return fromOp(op, out, [...batch, m, n], [a, b], (g) => [matmul(g, transpose(b)), matmul(transpose(a), g)], [a, b]);
+}
+registerOp('matmul', [
+  { shapes: [[3, 4], [4, 2]], call: (a, b) => matmul(a, b), secondOrder: true },
+  { label: 'batched with broadcast', shapes: [[2, 3, 4], [4, 5]], call: (a, b) => matmul(a, b) },
+  { label: 'vector-matrix', shapes: [[4], [4, 3]], call: (a, b) => matmul(a, b) },
+  { label: 'matrix-vector', shapes: [[3, 4], [4]], call: (a, b) => matmul(a, b) },
+]);
+
+/** The affine map `x·Wᵀ + b` over the last dimension, with PyTorch's weight layout `[out, in]`. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  if (x.shape[x.ndim - 1] !== weight.shape[1]) {
+    throw new ShapeError('linear', [x.shape, weight.shape], `input ${formatShape(x.shape)} has ${x.shape[x.ndim - 1]} features but the weight ${formatShape(weight.shape)} expects ${weight.shape[1]}`);
+  }
+  const lead = x.shape.slice(0, -1);
+  const y = matmul(reshape(x, [-1, weight.shape[1]]), transpose(weight));
+  const out = reshape(y, [...lead, weight.shape[0]]);
+  return bias === undefined ? out : add(out, bias);
+}

@@ -1,0 +1,170 @@
+import { allocate, floatResult } from '../dtype';
+import { ValueError } from '../errors';
+import { registerOp } from '../registry';
+import { formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '../shape';
+import { fromOp, Tensor } from '../tensor';
+import { add, cast, div, eq, exp, log, mul, sub, square, where } from './elementwise';
+import { contiguous, expand, permute, reshape } from './views';
+
+export type Axis = number | readonly number[];
+
+export interface ReduceOptions {
+  keepDims?: boolean;
+}
+
+interface Plan {
+  axes: number[];
+  /** The result's shape with reduced dimensions kept as 1. */
+  keptShape: number[];
+  outShape: number[];
+  /** Number of elements reduced into each output. */
+  count: number;
+  /** x with the reduced axes moved last, contiguous: each output reads one run of `count` values. */
+  rows: ArrayLike<number>;
+}
+
+function plan(op: string, x: Tensor, axis: Axis | undefined, keepDims: boolean): Plan {
+  const axes = normalizeAxes(op, axis, x.ndim);
+  const keptShape = x.shape.map((n, d) => (axes.includes(d) ? 1 : n));
+  const outShape = keepDims ? keptShape : x.shape.filter((_, d) => !axes.includes(d));
+  const count = sizeOf(axes.map((d) => x.shape[d]));
+  const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+  const moved = axes.every((d, i) => d === x.ndim - axes.length + i) ? x : permute(x, [...kept, ...axes]);
+  return { axes, keptShape, outShape, count, rows: contiguous(moved.detach()).dataSync() };
+}
+
+/** Sum over `axis` (all axes when omitted). */
+export function sum(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions = {}): Tensor {
+  const p = plan('sum', x, axis, keepDims);
+  const outSize = sizeOf(p.outShape);
+  const out = allocate(x.dtype, outSize);
+  const { rows, count } = p;
+  for (let o = 0; o < outSize; o++) {
+    let s = 0;
+    const base = o * count;
+    for (let i = 0; i < count; i++) s += rows[base + i];
+    out[o] = s;
+  }
+  return fromOp('sum', out, p.outShape, [x], (g) => [expand(reshape(g, p.keptShape), x.shape)]);
+}
+registerOp('sum', [
+  { shapes: [[3, 4]], call: (x) => sum(x), secondOrder: true },
+  { label: 'axis 0 keepDims', shapes: [[3, 4, 2]], call: (x) => sum(x, [0, 2], { keepDims: true }) },
+]);
+
+export function mean(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+  const axes = normalizeAxes('mean', axis, x.ndim);
+  const count = sizeOf(axes.map((d) => x.shape[d]));
+  const s = sum(cast(x, floatResult(x.dtype)), axes, options);
+  return div(s, count);
+}
+
+function extreme(op: 'max' | 'min', x: Tensor, axis: Axis | undefined, keepDims: boolean): Tensor {
+  if (x.size === 0) throw new ValueError(op, `cannot reduce an empty tensor of shape ${formatShape(x.shape)}`);
+  const p = plan(op, x, axis, keepDims);
+  const outSize = sizeOf(p.outShape);
+  const out = allocate(x.dtype, outSize);
+  const { rows, count } = p;
+  const better = op === 'max' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
+  for (let o = 0; o < outSize; o++) {
+    const base = o * count;
+    let m = rows[base];
+    for (let i = 1; i < count; i++) {
+      const v = rows[base + i];
+      if (Number.isNaN(v)) {
+        m = NaN;
+        break;
+      }
+      if (better(v, m)) m = v;
+    }
+    out[o] = m;
+  }
+  const y: Tensor = fromOp(op, out, p.outShape, [x], (g) => {
+    // the gradient is shared evenly by the elements that attain the extreme (as torch.amax)
+    const ties = eq(x, expand(reshape(y.detach(), p.keptShape), x.shape));
+    const share = div(ties, sum(ties, p.axes, { keepDims: true }));
+    return [mul(expand(reshape(g, p.keptShape), x.shape), share)];
+  });
+  return y;
+}
+
+export function max(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions = {}): Tensor {
+  return extreme('max', x, axis, keepDims);
+}
+export function min(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions = {}): Tensor {
+  return extreme('min', x, axis, keepDims);
+}
+registerOp('max', [{ shapes: [[3, 4]], call: (x) => max(x, 1) }]);
+registerOp('min', [{ shapes: [[3, 4]], call: (x) => min(x, 0, { keepDims: true }) }]);
+
+function argExtreme(op: string, x: Tensor, axis: number | undefined, keepDims: boolean, better: (a: number, b: number) => boolean): Tensor {
+  const flat = axis === undefined;
+  const source = flat ? reshape(x.detach(), [x.size]) : x.detach();
+  const a = flat ? 0 : normalizeAxis(op, axis, x.ndim);
+  if (source.shape[a] === 0) throw new ValueError(op, `cannot reduce an empty dimension of shape ${formatShape(x.shape)}`);
+  const p = plan(op, source, a, keepDims && !flat);
+  const outSize = sizeOf(p.outShape);
+  const out = new Int32Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    const base = o * p.count;
+    let best = 0;
+    for (let i = 1; i < p.count; i++) {
+      const v = p.rows[base + i];
+      if (Number.isNaN(p.rows[base + best])) break;
+      if (Number.isNaN(v) || better(v, p.rows[base + best])) best = i;
+    }
+    out[o] = best;
+  }
+  return Tensor.fromData(out, flat && keepDims ? x.shape.map(() => 1) : p.outShape);
+}
+
+/** Index of the first maximum along `axis` (of the flattened tensor when omitted), as int32. */
+export function argmax(x: Tensor, axis?: number, { keepDims = false }: ReduceOptions = {}): Tensor {
+  return argExtreme('argmax', x, axis, keepDims, (a, b) => a > b);
+}
+export function argmin(x: Tensor, axis?: number, { keepDims = false }: ReduceOptions = {}): Tensor {
+  return argExtreme('argmin', x, axis, keepDims, (a, b) => a < b);
+}
+
+export interface VarOptions extends ReduceOptions {
+  /** Subtracted from the count in the denominator: 1 (default) is the unbiased estimate, 0 the population variance. */
+  correction?: number;
+}
+
+/** Variance over `axis`, with Bessel's correction by default as in PyTorch. */
+export function variance(x: Tensor, axis?: Axis, { keepDims = false, correction = 1 }: VarOptions = {}): Tensor {
+  const axes = normalizeAxes('var', axis, x.ndim);
+  const count = sizeOf(axes.map((d) => x.shape[d]));
+  const centred = sub(x, mean(x, axes, { keepDims: true }));
+  return div(sum(square(centred), axes, { keepDims }), Math.max(count - correction, 0));
+}
+
+/** log(sum(exp(x))) over `axis`, computed stably by shifting by the maximum. */
+export function logsumexp(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions = {}): Tensor {
+  const axes = normalizeAxes('logsumexp', axis, x.ndim);
+  const shiftRaw = max(x.detach(), axes, { keepDims: true });
+  const shift = where(eq(shiftRaw, Infinity), 0, where(eq(shiftRaw, -Infinity), 0, shiftRaw));
+  const out = add(log(sum(exp(sub(x, shift)), axes, { keepDims: true })), shift);
+  return keepDims ? out : reshape(out, x.shape.filter((_, d) => !axes.includes(d)));
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const a = normalizeAxis('softmax', axis, x.ndim);
+  const e = exp(sub(x, max(x.detach(), a, { keepDims: true })));
+  return div(e, sum(e, a, { keepDims: true }));
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const a = normalizeAxis('logSoftmax', axis, x.ndim);
+  return sub(x, logsumexp(x, a, { keepDims: true }));
+}
+
+/** Sums a broadcast gradient back to `shape` (the inverse of broadcasting). */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  const lead = g.ndim - shape.length;
+  if (lead < 0) throw new ValueError('sumToShape', `cannot sum ${formatShape(g.shape)} to the larger rank of ${formatShape(shape)}`);
+  const axes: number[] = [];
+  for (let d = 0; d < g.ndim; d++) if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) axes.push(d);
+  const summed = axes.length > 0 ? sum(g, axes, { keepDims: true }) : g;
+  return reshape(summed, shape);
+}
