@@ -6,4 +6,5 @@ export * from './engine';
 export * as nn from './nn';
 export { JUPYTER_DISPLAY, isDisplayable, type MimeBundle, type Displayable } from './display';
 
-export const version: string = require('../../package.json').version;
+// resolved through the package's own exports, so it works from src/ (tests) and dist/ alike
+export const version: string = require('relulab/package.json').version;

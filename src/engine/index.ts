@@ -12,6 +12,7 @@ export { formatShape, broadcastShapes, type Shape } from './shape';
 export { Generator, manualSeed, defaultGenerator } from './random';
 export { listOps, type OpInfo, type GradCheck } from './registry';
 export { grad, valueAndGrad, type GradOptions } from './autograd';
+export { gradcheck, formatMismatches, type GradcheckOptions, type GradcheckResult, type GradcheckMismatch } from './gradcheck';
 export { zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, rand, randn, randint, truncatedNormal, type RandomOptions, type TruncatedNormalOptions } from './creation';
 export {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where,

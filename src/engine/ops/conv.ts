@@ -101,7 +101,7 @@ export function fold(cols: Tensor, shape: Shape, w: Window): Tensor {
 
 const checkWindow: Window = { kh: 2, kw: 3, stride: [1, 2], dilation: [1, 1], pad: [1, 1, 0, 1] };
 registerOp('unfold', [{ shapes: [[2, 2, 4, 5]], call: (x) => unfold(x, checkWindow), secondOrder: true }]);
-registerOp('fold', [{ shapes: [[2, 12, 15]], call: (c) => fold(c, [2, 2, 4, 5], checkWindow) }]);
+registerOp('fold', [{ shapes: [[2, 12, 10]], call: (c) => fold(c, [2, 2, 4, 5], checkWindow) }]);
 
 export interface Conv2dOptions {
   stride?: Pair;
