@@ -59,7 +59,14 @@ export interface UnaryDef<P extends Params> {
 export interface UnaryOp<P extends Params> {
   (x: TensorLike, options?: Partial<P>): Tensor;
   readonly opName: string;
+  /** The parameter values used when an option is not passed. */
   readonly defaults: Readonly<P>;
+  /**
+   * Changes the defaults for every later call, e.g. `relu.setDefaults({gradAtZero: 1})` or
+   * `leakyRelu.setDefaults({negativeSlope: 0.2})` to follow TensorFlow. `resetDefaults()` restores them.
+   */
+  setDefaults(options: Partial<P>): void;
+  resetDefaults(): void;
   /** The kinks for the given options. */
   kinks(options?: Partial<P>): readonly number[];
   /** The scalar function and derivative, for plotting and tables. */
@@ -106,8 +113,9 @@ export function resolveParams<P extends Params>(op: string, defaults: P, options
 
 export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
   const { name } = def;
+  let defaults = def.params;
   const resolve = (options: Partial<P> | undefined): P => {
-    const p = resolveParams(name, def.params, options);
+    const p = resolveParams(name, defaults, options);
     def.validate?.(p);
     return p;
   };
@@ -146,16 +154,23 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     { label: 'scalar', shapes: [[]], call: (x) => op(x), domain: def.domain, kinks: defaultKinks },
     ...(def.checks ?? []),
   ]);
-  return Object.assign(op, {
-    opName: name,
-    defaults: Object.freeze({ ...def.params }),
+  return Object.defineProperties(Object.assign(op, {
+    setDefaults: (options: Partial<P>) => {
+      defaults = resolve(options);
+    },
+    resetDefaults: () => {
+      defaults = def.params;
+    },
     kinks: (options?: Partial<P>) => def.kinks?.(resolve(options)) ?? [],
     scalar: (x: number, options?: Partial<P>) => {
       const p = resolve(options);
       const y = def.forward(x, p);
       return { y, dy: def.derivative(x, y, p) };
     },
-  });
+  }), {
+    opName: { value: name },
+    defaults: { get: () => Object.freeze({ ...defaults }) },
+  }) as UnaryOp<P>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
