@@ -3,7 +3,7 @@ import { DTypeError, ValueError } from '../errors';
 import { registerOp, type GradCheck } from '../registry';
 import { broadcastShapes, sameShape } from '../shape';
 import { fromOp, isGradEnabled, record, Tensor } from '../tensor';
-import { mapBinary, mapUnary } from './kernels';
+import { mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
 
 /** A tensor or a plain number, which acts as a 0-d tensor of the other operand's dtype. */
 export type TensorLike = Tensor | number;
@@ -111,8 +111,15 @@ export function resolveParams<P extends Params>(op: string, defaults: P, options
   return merged as P;
 }
 
+/** grad times the local derivative: a 0 derivative keeps the sign of a negative upstream gradient (−0), as TF does. */
+function derivativeLoop(g: ArrayLike<number>, xs: ArrayLike<number>, ys: ArrayLike<number>, out: { [i: number]: number }, d: (x: number, y: number) => number): void {
+  for (let i = 0; i < g.length; i++) out[i] = g[i] * d(xs[i], ys[i]);
+}
+
 export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
   const { name } = def;
+  const forwardLoop = monomorphicCopy(unaryLoop);
+  const backwardLoop = monomorphicCopy(derivativeLoop);
   let defaults = def.params;
   const resolve = (options: Partial<P> | undefined): P => {
     const p = resolveParams(name, defaults, options);
@@ -124,7 +131,7 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const p = resolve(options);
     const dtype = def.keepsInt && x.dtype === 'int32' ? 'int32' : floatResult(x.dtype);
     const xs = x.dataSync();
-    const ys = mapUnary(x, dtype, (v) => def.forward(v, p));
+    const ys = mapUnary(x, dtype, (v) => def.forward(v, p), forwardLoop);
     const kinks = def.kinks?.(p) ?? [];
     const y = Tensor.fromData(ys, x.shape);
     const backward = (g: Tensor): Tensor[] => {
@@ -140,10 +147,8 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
           : Tensor.fromData(mapUnary(x, dtype, (v) => def.derivative(v, 0, p)), x.shape);
         return [mul(g, d)];
       }
-      const gs = g.dataSync();
-      const out = allocate(dtype, gs.length);
-      // grad times the local derivative: a 0 derivative keeps the sign of the upstream zero (IEEE), as TF does
-      for (let i = 0; i < gs.length; i++) out[i] = gs[i] * def.derivative(xs[i], ys[i], p);
+      const out = allocate(dtype, xs.length);
+      backwardLoop(g.dataSync(), xs, ys, out, (xi, yi) => def.derivative(xi, yi, p));
       return [Tensor.fromData(out, x.shape)];
     };
     return record(y, name, [x], backward, [x, y]);

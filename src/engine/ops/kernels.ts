@@ -2,11 +2,25 @@ import { allocate, type DType, type TypedArray } from '../dtype';
 import { sizeOf, type Shape } from '../shape';
 import type { Tensor } from '../tensor';
 
+/**
+ * A fresh copy of a self-contained function (no closure variables), with its own type feedback. A hot loop
+ * shared by many ops or dtypes goes megamorphic in V8 and stops inlining; one copy per op or per dtype
+ * keeps each copy monomorphic.
+ */
+export function monomorphicCopy<F extends (...args: never[]) => unknown>(fn: F): F {
+  return new Function(`return (${fn.toString()})`)() as F;
+}
+
+/** `out[i] = f(src[i])`; each unary op runs its own copy (see monomorphicCopy). */
+export function unaryLoop(src: ArrayLike<number>, out: { [i: number]: number }, f: (v: number) => number): void {
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
+}
+
 /** Applies `f` to every element of `x` (any layout) into a new contiguous array of `dtype`. */
-export function mapUnary(x: Tensor, dtype: DType, f: (v: number) => number): TypedArray {
+export function mapUnary(x: Tensor, dtype: DType, f: (v: number) => number, loop = unaryLoop): TypedArray {
   const src = x.dataSync();
   const out = allocate(dtype, src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
+  loop(src, out, f);
   return out;
 }
 

@@ -1,4 +1,5 @@
-import { allocate, promote, type TypedArray } from '../dtype';
+import { allocate, promote, type DType, type TypedArray } from '../dtype';
+import { monomorphicCopy } from './kernels';
 import { ShapeError } from '../errors';
 import { registerOp } from '../registry';
 import { broadcastShapes, formatShape, sizeOf } from '../shape';
@@ -6,31 +7,60 @@ import { fromOp, Tensor } from '../tensor';
 import { add, cast } from './elementwise';
 import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './views';
 
-// Block sizes: a BK×BN panel of B (64×256 floats = 64 KiB of float32) stays in L2 while rows of A stream by.
-const BK = 64;
-const BN = 256;
-
 /**
  * C[M×N] += A[M×K]·B[K×N] for row-major arrays at the given offsets. The loops run i-k-j so the innermost
- * loop walks contiguous rows of B and C, and they are blocked over k and j to keep B's panel in cache.
+ * loop walks contiguous rows of B and C; four rows of C are updated per pass so each load of B serves four
+ * multiply-adds; and the loops are blocked over k (64) and j (256) so the 64×256 panel of B stays in L2.
+ * Self-contained (constants inline) so that monomorphicCopy can make one copy per dtype.
  */
-export function gemm(a: TypedArray, ao: number, b: TypedArray, bo: number, c: TypedArray, co: number, m: number, k: number, n: number): void {
-  for (let k0 = 0; k0 < k; k0 += BK) {
-    const k1 = Math.min(k0 + BK, k);
-    for (let j0 = 0; j0 < n; j0 += BN) {
-      const j1 = Math.min(j0 + BN, n);
-      for (let i = 0; i < m; i++) {
-        const crow = co + i * n;
-        const arow = ao + i * k;
+function gemm(a: TypedArray, ao: number, b: TypedArray, bo: number, c: TypedArray, co: number, m: number, k: number, n: number): void {
+  for (let k0 = 0; k0 < k; k0 += 64) {
+    const k1 = Math.min(k0 + 64, k);
+    for (let j0 = 0; j0 < n; j0 += 256) {
+      const j1 = Math.min(j0 + 256, n);
+      let i = 0;
+      for (; i + 4 <= m; i += 4) {
+        const c0 = co + i * n;
+        const c1 = c0 + n;
+        const c2 = c1 + n;
+        const c3 = c2 + n;
+        const a0 = ao + i * k;
+        const a1 = a0 + k;
+        const a2 = a1 + k;
+        const a3 = a2 + k;
         for (let p = k0; p < k1; p++) {
-          const aip = a[arow + p];
-          const brow = bo + p * n;
-          for (let j = j0; j < j1; j++) c[crow + j] += aip * b[brow + j];
+          const x0 = a[a0 + p];
+          const x1 = a[a1 + p];
+          const x2 = a[a2 + p];
+          const x3 = a[a3 + p];
+          const br = bo + p * n;
+          for (let j = j0; j < j1; j++) {
+            const bj = b[br + j];
+            c[c0 + j] += x0 * bj;
+            c[c1 + j] += x1 * bj;
+            c[c2 + j] += x2 * bj;
+            c[c3 + j] += x3 * bj;
+          }
+        }
+      }
+      for (; i < m; i++) {
+        const cr = co + i * n;
+        const ar = ao + i * k;
+        for (let p = k0; p < k1; p++) {
+          const x = a[ar + p];
+          const br = bo + p * n;
+          for (let j = j0; j < j1; j++) c[cr + j] += x * b[br + j];
         }
       }
     }
   }
 }
+
+const gemmFor: Record<DType, typeof gemm> = {
+  float32: monomorphicCopy(gemm),
+  float64: monomorphicCopy(gemm),
+  int32: monomorphicCopy(gemm),
+};
 
 /** Matrix product of the last two dimensions, broadcasting batch dimensions; 1-D operands as in NumPy. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -52,7 +82,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const ad = contiguous(cast(expand(a.detach(), [...batch, m, k]), dtype)).dataSync();
   const bd = contiguous(cast(expand(b.detach(), [...batch, k, n]), dtype)).dataSync();
   const out = allocate(dtype, batches * m * n);
-  for (let t = 0; t < batches; t++) gemm(ad, t * m * k, bd, t * k * n, out, t * m * n, m, k, n);
+  const kernel = gemmFor[dtype];
+  for (let t = 0; t < batches; t++) kernel(ad, t * m * k, bd, t * k * n, out, t * m * n, m, k, n);
   return fromOp(op, out, [...batch, m, n], [a, b], (g) => [matmul(g, transpose(b)), matmul(transpose(a), g)], [a, b]);
 }
 registerOp('matmul', [
