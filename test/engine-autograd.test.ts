@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import * as r from '../src';
+import { Tensor } from '../src';
+
+describe('autograd', () => {
+  it('backpropagates through a chain of 100,000 ops without overflowing the stack', () => {
+    const x = r.tensor([1], { dtype: 'float64', requiresGrad: true });
+    let y = x;
+    for (let i = 0; i < 100_000; i++) y = y.mul(1.00001);
+    y.backward();
+    expect(x.grad!.item()).toBeCloseTo(1.00001 ** 100_000, 6);
+  });
+
+  it('accumulates .grad across backward calls until zeroGrad', () => {
+    const x = r.tensor([1, 2], { requiresGrad: true });
+    x.square().sum().backward();
+    x.square().sum().backward();
+    expect(x.grad!.toArray()).toEqual([4, 8]);
+    x.zeroGrad();
+    expect(x.grad).toBeNull();
+  });
+
+  it('retainGraph allows a second backward through the same graph', () => {
+    const x = r.tensor([3], { requiresGrad: true });
+    const y = x.square().sum();
+    y.backward(undefined, { retainGraph: true });
+    y.backward();
+    expect(x.grad!.item()).toBe(12);
+  });
+
+  it('detach and noGrad cut the graph', () => {
+    const x = r.tensor([2], { requiresGrad: true });
+    expect(x.mul(3).detach().requiresGrad).toBe(false);
+    const y = r.noGrad(() => x.mul(3));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.node).toBeNull();
+    expect(r.isGradEnabled()).toBe(true);
+  });
+
+  it('grad and valueAndGrad differentiate with respect to chosen arguments', () => {
+    const f = (a: Tensor, b: Tensor) => a.mul(b).sum();
+    const a = r.tensor([1, 2]);
+    const b = r.tensor([3, 4]);
+    expect(r.grad(f)(a, b).toArray()).toEqual([3, 4]);
+    expect(r.grad(f, { argnums: 1 })(a, b).toArray()).toEqual([1, 2]);
+    const [ga, gb] = r.grad(f, { argnums: [0, 1] })(a, b);
+    expect([ga.toArray(), gb.toArray()]).toEqual([[3, 4], [1, 2]]);
+    const { value, grad } = r.valueAndGrad(f)(a, b);
+    expect(value.item()).toBe(11);
+    expect(grad.toArray()).toEqual([3, 4]);
+    expect(a.grad).toBeNull();
+  });
+
+  it.each([
+    ['x³', (x: Tensor) => x.pow(3).sum(), (v: number) => 6 * v],
+    ['sigmoid', (x: Tensor) => x.sigmoid().sum(), (v: number) => { const s = 1 / (1 + Math.exp(-v)); return s * (1 - s) * (1 - 2 * s); }],
+    ['tanh', (x: Tensor) => x.tanh().sum(), (v: number) => -2 * Math.tanh(v) * (1 - Math.tanh(v) ** 2)],
+    ['gelu', (x: Tensor) => x.gelu().sum(), (v: number) => (Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI)) * (2 - v * v)],
+  ])('grad(grad(f)) is the second derivative of %s', (_name, f, d2) => {
+    const xs = [-1.5, -0.3, 0.7, 2];
+    const x = r.tensor(xs, { dtype: 'float64' });
+    const second = r.grad((t: Tensor) => r.grad(f)(t).sum())(x);
+    xs.forEach((v, i) => expect(second.dataSync()[i]).toBeCloseTo(d2(v), 10));
+  });
+
+  it('sums gradients of broadcast inputs back to their shapes', () => {
+    const a = r.tensor([[1], [2], [3]], { requiresGrad: true });
+    const b = r.tensor([10, 20], { requiresGrad: true });
+    a.add(b).mul(a).sum().backward();
+    expect(a.shape).toEqual(a.grad!.shape);
+    // d/da_i = Σ_j (2a_i + b_j) = 4a_i + 30
+    expect(a.grad!.toArray()).toEqual([[34], [38], [42]]);
+    expect(b.grad!.toArray()).toEqual([6, 6]);
+  });
+
+  it('sends gradients through views: slice, permute and expand', () => {
+    const x = r.tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+    x.slice(null, [1, 3]).permute([1, 0]).expand([2, 2, 2]).sum().backward();
+    expect(x.grad!.toArray()).toEqual([[0, 2, 2], [0, 2, 2]]);
+  });
+
+  it('keeps float32 and float64 apart and promotes mixed operations to float64', () => {
+    const a = r.tensor([1], { dtype: 'float64', requiresGrad: true });
+    const b = r.tensor([1], { requiresGrad: true });
+    const y = a.add(b);
+    expect(y.dtype).toBe('float64');
+    y.sum().backward();
+    expect(a.grad!.dtype).toBe('float64');
+    expect(b.grad!.dtype).toBe('float32');
+    expect(r.tensor([0.1]).dataSync()[0]).toBe(Math.fround(0.1));
+  });
+});
+
+describe('views share storage', () => {
+  it('reshape, permute and slice do not copy a contiguous tensor', () => {
+    const x = r.arange(6).reshape([2, 3]);
+    expect(x.permute([1, 0]).storage).toBe(x.storage);
+    expect(x.slice(1).storage).toBe(x.storage);
+    expect(x.slice(1).toArray()).toEqual([3, 4, 5]);
+    expect(x.T.toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(x.slice(null, [0, 3, 2]).toArray()).toEqual([[0, 2], [3, 5]]);
+    expect(x.slice(-1, [-2]).toArray()).toEqual([4, 5]);
+  });
+});
+
+describe('printing', () => {
+  it('shows values, shape and dtype, with signs of zero', () => {
+    expect(r.tensor([[1, 2], [3, 4]]).toString()).toBe('tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2], dtype=float32)');
+    expect(r.tensor([-0, 0.5]).toString()).toBe('tensor([-0.0000,  0.5000], shape=[2], dtype=float32)');
+    expect(r.tensor([1], { requiresGrad: true }).mul(2).toString()).toContain('gradFn=mul');
+  });
+
+  it('elides large tensors', () => {
+    const s = r.arange(5000).toString();
+    expect(s).toContain('...');
+    expect(s.length).toBeLessThan(200);
+    expect(s).toContain('4999.');
+  });
+
+  it('renders a MIME bundle with text and an HTML table', () => {
+    const bundle = r.tensor([[1, 2], [3, 4]])[r.JUPYTER_DISPLAY]();
+    expect(Object.keys(bundle).sort()).toEqual(['text/html', 'text/plain']);
+    expect(bundle['text/html']).toContain('<table');
+    expect(bundle['text/html']).toContain('[2, 2]');
+    expect(r.isDisplayable(r.tensor([1]))).toBe(true);
+  });
+});
+
+describe('determinism', () => {
+  const draw = (seed: number) => {
+    r.manualSeed(seed);
+    return [
+      r.randn([50]),
+      r.rand([50]),
+      r.randint(0, 10, [50]),
+      r.dropout(r.ones([50])),
+      r.rrelu(r.full([50], -1), { training: true }),
+      r.truncatedNormal([50]),
+    ].map((t) => Array.from(t.dataSync()));
+  };
+
+  it('the same seed gives bit-identical draws; another seed does not', () => {
+    expect(draw(7)).toEqual(draw(7));
+    expect(draw(7)).not.toEqual(draw(8));
+  });
+
+  it('random draws have the right distribution', () => {
+    r.manualSeed(1);
+    const n = r.randn([20000], { dtype: 'float64' });
+    expect(r.mean(n).item()).toBeCloseTo(0, 1);
+    expect(r.var(n).item()).toBeCloseTo(1, 1);
+    const u = r.rand([20000]).dataSync();
+    expect(Math.min(...u)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...u)).toBeLessThan(1);
+    const t = r.truncatedNormal([5000]).dataSync();
+    expect(Math.max(...t.map(Math.abs))).toBeLessThanOrEqual(2);
+  });
+});
