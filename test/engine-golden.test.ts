@@ -25,9 +25,11 @@ type Unary = (x: Tensor, options?: object) => Tensor;
 const unary = r as unknown as Record<string, Unary>;
 
 describe('activations match PyTorch', () => {
-  const { cases, prelu } = load('activations.json');
-  it.each(cases.map((c: { op: string; options: object; dtype: string }) => [`${c.op} ${JSON.stringify(c.options)} ${c.dtype}`, c]))('%s', (_label, c) => {
-    const { op, options, dtype, x, y, dy } = c as { op: string; options: object; dtype: DType; x: number[]; y: number[]; dy: number[] };
+  interface ActivationCase { op: string; options: object; dtype: DType; x: number[]; y: number[]; dy: number[] }
+  interface PreluCase { x: number[]; weight: number[]; upstream: number[][] | null; y: number[]; dx: number[]; dweight: number[] }
+  const { cases, prelu } = load('activations.json') as { cases: ActivationCase[]; prelu: PreluCase[] };
+  const named = cases.map((c) => ({ ...c, name: `${c.op} ${JSON.stringify(c.options)} ${c.dtype}` }));
+  it.each(named)('$name', ({ op, options, dtype, x, y, dy }) => {
     const input = r.tensor(x, { dtype, requiresGrad: true });
     const out = unary[op](input, options);
     out.sum().backward();
@@ -40,8 +42,7 @@ describe('activations match PyTorch', () => {
     expectClose(input.grad!.dataSync(), dy, dtol, `${op} derivative`);
   });
 
-  it.each(prelu.map((c: { weight: number[] }, i: number) => [`weights [${c.weight.join(', ')}] #${i}`, c]))('prelu with %s', (_label, c) => {
-    const { x, weight, upstream, y, dx, dweight } = c as { x: number[]; weight: number[]; upstream: number[][] | null; y: number[]; dx: number[]; dweight: number[] };
+  it.each(prelu.map((c, i) => ({ ...c, name: `weights [${c.weight.join(', ')}] #${i}` })))('prelu with $name', ({ x, weight, upstream, y, dx, dweight }) => {
     const input = r.tensor(x, { dtype: 'float64', requiresGrad: true });
     const w = r.tensor(weight, { dtype: 'float64', requiresGrad: true });
     const out = r.prelu(input, w);
@@ -67,9 +68,10 @@ describe('an MLP matches PyTorch', () => {
 });
 
 describe('conv2d and pooling match PyTorch', () => {
-  const { conv2d, pool } = load('conv.json');
-  it.each(conv2d.map((c: { label: string }) => [c.label, c]))('conv2d %s', (_label, c) => {
-    const k = c as Record<string, any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Case = Record<string, any>;
+  const { conv2d, pool } = load('conv.json') as { conv2d: Case[]; pool: Case[] };
+  it.each(conv2d)('conv2d $label', (k) => {
     const x = f64(k.x.shape, k.x.values, true);
     const w = f64(k.weight.shape, k.weight.values, true);
     const b = f64([k.bias.length], k.bias, true);
@@ -82,8 +84,7 @@ describe('conv2d and pooling match PyTorch', () => {
     expectClose(b.grad!.dataSync(), k.dbias, {}, 'dbias');
   });
 
-  it.each(pool.map((c: { op: string; label: string }) => [`${c.op} ${c.label}`, c]))('%s', (_label, c) => {
-    const k = c as Record<string, any>;
+  it.each(pool)('$op $label', (k) => {
     const x = f64(k.x.shape, k.x.values, true);
     const fn = k.op === 'maxPool2d' ? r.maxPool2d : r.avgPool2d;
     const y = fn(x, k.kernelSize, { stride: k.stride ?? undefined, padding: k.padding });
