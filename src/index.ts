@@ -4,6 +4,10 @@
  */
 export * from './engine';
 export * as nn from './nn';
+export * as optim from './optim';
+export * as data from './data';
+export * as diag from './diag';
+export { fit, evaluate, accuracy, type FitOptions, type History, type EpochLogs } from './train';
 export { JUPYTER_DISPLAY, isDisplayable, type MimeBundle, type Displayable } from './display';
 
 // resolved through the package's own exports, so it works from src/ (tests) and dist/ alike
