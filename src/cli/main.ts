@@ -11,6 +11,9 @@ program
     console.log(`relulab ${version}`);
   });
 
+// the kernel's commands live in kernel/ (the only code that touches tslab, loaded lazily)
+(require('../../kernel/commands') as typeof import('../../kernel/commands')).registerKernelCommands(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;

@@ -1,0 +1,46 @@
+/**
+ * Heartbeat and control channel, in a worker thread: they keep answering while a cell blocks the main
+ * thread. An interrupt_request is answered here and delivered as SIGINT, which stops a synchronous loop
+ * (tslab runs cells with breakOnSigint) or an awaited promise; other control requests go to the main thread.
+ */
+import crypto from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as zmq from 'zeromq';
+import { decode, encode, endpoint, newHeader, type ConnectionInfo } from '../src/notebook/wire';
+
+const { connection, pid } = workerData as { connection: ConnectionInfo; pid: number };
+const session = crypto.randomUUID();
+
+async function heartbeat(): Promise<void> {
+  const hb = new zmq.Reply();
+  await hb.bind(endpoint(connection, connection.hb_port));
+  for await (const frames of hb) await hb.send(frames);
+}
+
+async function control(): Promise<void> {
+  const socket = new zmq.Router();
+  await socket.bind(endpoint(connection, connection.control_port));
+  let chain: Promise<void> = Promise.resolve();
+  const send = (frames: (Buffer | string)[]) => {
+    chain = chain.then(() => socket.send(frames));
+  };
+  parentPort!.on('message', (m: { kind: 'send'; frames: Uint8Array[] }) => send(m.frames.map((f) => Buffer.from(f))));
+  for await (const frames of socket) {
+    let msg;
+    try {
+      msg = decode(connection.key, frames);
+    } catch (e) {
+      process.stderr.write(`relulab kernel: rejected a control message: ${(e as Error).message}\n`);
+      continue;
+    }
+    if (msg.header.msg_type === 'interrupt_request') {
+      process.kill(pid, 'SIGINT');
+      send(encode(connection.key, { identities: msg.identities, header: newHeader('interrupt_reply', session), parent_header: msg.header, metadata: {}, content: { status: 'ok' } }));
+    } else {
+      parentPort!.postMessage({ kind: 'request', frames });
+    }
+  }
+}
+
+void heartbeat();
+void control();
