@@ -11,20 +11,36 @@ import { decode, encode, endpoint, newHeader, type ConnectionInfo } from '../src
 const { connection, pid } = workerData as { connection: ConnectionInfo; pid: number };
 const session = crypto.randomUUID();
 
+const hb = new zmq.Reply();
+const socket = new zmq.Router();
+
 async function heartbeat(): Promise<void> {
-  const hb = new zmq.Reply();
   await hb.bind(endpoint(connection, connection.hb_port));
-  for await (const frames of hb) await hb.send(frames);
+  try {
+    for await (const frames of hb) await hb.send(frames);
+  } catch {
+    // closed at shutdown
+  }
 }
 
 async function control(): Promise<void> {
-  const socket = new zmq.Router();
   await socket.bind(endpoint(connection, connection.control_port));
   let chain: Promise<void> = Promise.resolve();
   const send = (frames: (Buffer | string)[]) => {
     chain = chain.then(() => socket.send(frames));
   };
-  parentPort!.on('message', (m: { kind: 'send'; frames: Uint8Array[] }) => send(m.frames.map((f) => Buffer.from(f))));
+  parentPort!.on('message', (m: { kind: 'send'; frames: Uint8Array[] } | { kind: 'close' }) => {
+    if (m.kind === 'send') {
+      send(m.frames.map((f) => Buffer.from(f)));
+      return;
+    }
+    // shutdown: let pending replies go out, then close the sockets so the thread can end
+    void chain.finally(() => {
+      socket.close();
+      hb.close();
+      parentPort!.close();
+    });
+  });
   for await (const frames of socket) {
     let msg;
     try {
@@ -43,4 +59,4 @@ async function control(): Promise<void> {
 }
 
 void heartbeat();
-void control();
+void control().catch(() => undefined);

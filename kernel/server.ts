@@ -29,7 +29,12 @@ interface ExecuteContent {
   stop_on_error?: boolean;
 }
 
+/** [session, line, input]; `output` is the execute_result's text, for history with output. */
 type HistoryEntry = [number, number, string];
+interface Recorded {
+  entry: HistoryEntry;
+  output: string | null;
+}
 
 export interface KernelOptions {
   connection: ConnectionInfo;
@@ -48,7 +53,7 @@ export class Kernel {
   private worker: Worker | null = null;
   private runtime!: Session;
   private executionCount = 0;
-  private readonly history: HistoryEntry[] = [];
+  private readonly history: Recorded[] = [];
   private queue: Promise<void> = Promise.resolve();
   private pendingExecutes = 0;
   private abortBefore = 0;
@@ -156,7 +161,10 @@ export class Kernel {
           await this.reply(out, msg, 'is_complete_reply', this.runtime.isComplete(String(content.code ?? '')));
           break;
         case 'history_request':
-          await this.reply(out, msg, 'history_reply', { status: 'ok', history: this.historyFor(content) });
+          await this.reply(out, msg, 'history_reply', {
+            status: 'ok',
+            history: this.historyFor(content).map(({ entry: [session, line, input], output }) => (content.output ? [session, line, [input, output]] : [session, line, input])),
+          });
           break;
         case 'comm_info_request':
           await this.reply(out, msg, 'comm_info_reply', { status: 'ok', comms: {} });
@@ -198,19 +206,19 @@ export class Kernel {
     await this.handle(msg, out as unknown as Outbox);
   }
 
-  private historyFor(content: Record<string, unknown>): HistoryEntry[] {
+  private historyFor(content: Record<string, unknown>): Recorded[] {
     const kind = content.hist_access_type;
     if (kind === 'tail') return this.history.slice(-Number(content.n ?? 10));
     if (kind === 'range') {
       const start = Number(content.start ?? 0);
       const stop = content.stop === undefined || content.stop === null ? Infinity : Number(content.stop);
-      return this.history.filter(([, line]) => line >= start && line < stop);
+      return this.history.filter(({ entry: [, line] }) => line >= start && line < stop);
     }
     if (kind === 'search') {
       const pattern = String(content.pattern ?? '*');
       const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
-      let found = this.history.filter(([, , input]) => re.test(input));
-      if (content.unique) found = found.filter(([, , input], i) => found.findIndex(([, , other]) => other === input) === i);
+      let found = this.history.filter(({ entry: [, , input] }) => re.test(input));
+      if (content.unique) found = found.filter(({ entry: [, , input] }, i) => found.findIndex(({ entry: [, , other] }) => other === input) === i);
       return content.n ? found.slice(-Number(content.n)) : found;
     }
     return [];
@@ -230,7 +238,8 @@ export class Kernel {
       if (storeHistory) this.executionCount++;
       const count = this.executionCount;
       if (!silent) this.publish('execute_input', { code: content.code, execution_count: count }, parent);
-      if (storeHistory) this.history.push([1, count, content.code]);
+      const recorded: Recorded = { entry: [1, count, content.code], output: null };
+      if (storeHistory) this.history.push(recorded);
       setFallbackContext({ parent });
       let result: RunResult;
       try {
@@ -240,7 +249,9 @@ export class Kernel {
       }
       if (result.status === 'ok') {
         if (result.hasValue && !silent && result.value !== undefined) {
-          this.publish('execute_result', { execution_count: count, data: bundleOf(result.value), metadata: {} }, parent);
+          const data = bundleOf(result.value);
+          recorded.output = String(data['text/plain'] ?? '');
+          this.publish('execute_result', { execution_count: count, data, metadata: {} }, parent);
         }
         await this.reply(this.shellOut, msg, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} }, { status: 'ok' });
       } else {
@@ -259,7 +270,12 @@ export class Kernel {
     if (this.closed) return;
     this.closed = true;
     attachPublisher(null);
-    await this.worker?.terminate();
+    const worker = this.worker;
+    if (worker !== null) {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ kind: 'close' });
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    }
     this.runtime.close();
     for (const s of [this.shell, this.iopub, this.stdin]) s.close();
     process.exit(0);
