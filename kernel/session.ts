@@ -67,14 +67,27 @@ export class Session {
   private readonly executor: import('tslab/dist/executor').Executor;
   private readonly errors: { diagnostics: string[]; thrown: unknown[] } = { diagnostics: [], thrown: [] };
   private lastValue: { value: unknown } | null = null;
+  /** The JavaScript tslab made of the last cell. */
+  private readonly converted = { output: '' };
 
   constructor(readonly cwd: string = process.cwd()) {
     linkPackage(cwd);
+    const converted = this.converted;
     let node: import('tslab/dist/converter').Converter | undefined;
     let browser: import('tslab/dist/converter').Converter | undefined;
     const convs = {
       get node() {
-        return (node ??= createConverter({ isJS: false, isBrowser: false }));
+        if (node === undefined) {
+          node = createConverter({ isJS: false, isBrowser: false });
+          // keep the JavaScript of the cell being run, to map stack frames back to cell lines
+          const convert = node.convert.bind(node);
+          node.convert = (prevDecl: string, src: string) => {
+            const result = convert(prevDecl, src);
+            converted.output = result.output ?? '';
+            return result;
+          };
+        }
+        return node;
       },
       get browser() {
         return (browser ??= createConverter({ isJS: false, isBrowser: true }));
@@ -124,7 +137,7 @@ export class Session {
     if (this.errors.diagnostics.length > 0) {
       return { status: 'error', ename: 'TypeScriptError', evalue: this.errors.diagnostics.join('\n'), traceback: this.errors.diagnostics.map((d) => `TypeScript error at cell line ${d}`) };
     }
-    return { status: 'error', ...describeThrown(this.errors.thrown[0], code) };
+    return { status: 'error', ...describeThrown(this.errors.thrown[0], code, this.converted.output) };
   }
 
   complete(code: string, cursor: number): { start: number; end: number; matches: string[] } {
@@ -156,8 +169,27 @@ export class Session {
   }
 }
 
-/** ename/evalue/traceback for a thrown value, with frames inside the kernel, tslab and Node stripped. */
-export function describeThrown(thrown: unknown, code: string): CellError {
+/** Normalises a line for matching JavaScript against its TypeScript source. */
+function normal(line: string): string {
+  return line.replace(/exports\.tsLastExpr\s*=\s*/, '').replace(/\bexports\./g, '').replace(/\s+/g, '').replace(/;$/, '');
+}
+
+/**
+ * The cell line of a line of the JavaScript tslab ran (1-based, as in the stack), found by matching its
+ * text against the cell's lines; tslab keeps no source map.
+ */
+export function cellLine(jsLine: number, js: string, code: string): number | null {
+  const target = normal(js.split('\n')[jsLine - 1] ?? '');
+  if (target === '') return null;
+  const lines = code.split('\n').map(normal);
+  const exact = lines.findIndex((l) => l === target);
+  if (exact >= 0) return exact + 1;
+  const partial = lines.findIndex((l) => l !== '' && (l.includes(target) || target.includes(l)));
+  return partial >= 0 ? partial + 1 : null;
+}
+
+/** ename/evalue/traceback for a thrown value, with frames of the kernel, tslab and Node stripped. */
+export function describeThrown(thrown: unknown, code: string, js: string): CellError {
   if (!(thrown instanceof Error)) {
     return { ename: 'Error', evalue: `Uncaught ${util.inspect(thrown)}`, traceback: [`Uncaught ${util.inspect(thrown)}`] };
   }
@@ -168,14 +200,16 @@ export function describeThrown(thrown: unknown, code: string): CellError {
     .split('\n')
     .slice(1)
     .filter((l) => /^\s+at /.test(l))
-    .filter((l) => !/node:internal|tslab[/\\]dist|[/\\]kernel[/\\]|node_modules[/\\]/.test(l))
+    .filter((l) => !/\(node:|at node:|tslab[/\\]dist|[/\\]kernel[/\\]|node_modules[/\\]/.test(l))
     .map((l) => {
-      // frames of the cell itself run as "evalmachine.<anonymous>:LINE:COL": name them by cell line
+      // frames of the cell itself run as "evalmachine.<anonymous>:LINE:COL"
       const m = /evalmachine\.<anonymous>:(\d+):(\d+)/.exec(l);
       if (m === null) return l.trimEnd();
-      const line = Number(m[1]);
-      const source = lines[line - 1]?.trim();
-      return `${l.replace(/\(?evalmachine\.<anonymous>:\d+:\d+\)?/, `(cell line ${line})`).trimEnd()}${source ? `\n        ${source}` : ''}`;
-    });
+      const line = cellLine(Number(m[1]), js, code);
+      // a frame that matches no line is tslab's wrapper around the cell
+      if (line === null) return null;
+      return `${l.replace(/\(?evalmachine\.<anonymous>:\d+:\d+\)?/, `(cell line ${line})`).trimEnd()}\n        ${lines[line - 1].trim()}`;
+    })
+    .filter((l): l is string => l !== null);
   return { ename, evalue, traceback: [`${ename}: ${evalue}`, ...frames] };
 }
