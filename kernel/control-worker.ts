@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 import { decode, encode, endpoint, newHeader, type ConnectionInfo } from '../src/notebook/wire';
 
-const { connection, pid } = workerData as { connection: ConnectionInfo; pid: number };
+const { connection, pid, closed } = workerData as { connection: ConnectionInfo; pid: number; closed: Int32Array };
 const session = crypto.randomUUID();
 
 const hb = new zmq.Reply();
@@ -34,10 +34,12 @@ async function control(): Promise<void> {
       send(m.frames.map((f) => Buffer.from(f)));
       return;
     }
-    // shutdown: let pending replies go out, then close the sockets so the thread can end
-    void chain.finally(() => {
+    // shutdown: let pending replies go out (briefly), then close the sockets and tell the main thread
+    void Promise.race([chain, new Promise((resolve) => setTimeout(resolve, 500))]).finally(() => {
       socket.close();
       hb.close();
+      Atomics.store(closed, 0, 1);
+      Atomics.notify(closed, 0);
       parentPort!.close();
     });
   });

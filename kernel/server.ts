@@ -78,7 +78,16 @@ export class Kernel {
 
   private startWorker(): void {
     const script = this.options.workerScript ?? path.join(__dirname, 'control-worker.js');
-    this.worker = new Worker(script, { workerData: { connection: this.options.connection, pid: process.pid } });
+    const closed = new Int32Array(new SharedArrayBuffer(4));
+    this.worker = new Worker(script, { workerData: { connection: this.options.connection, pid: process.pid, closed } });
+    // process.exit() from a cell must not tear the worker's sockets down mid-flight (zeromq aborts then):
+    // ask the worker to close them, wait for its signal, then exit
+    const exit = process.exit.bind(process);
+    process.exit = ((code?: number) => {
+      this.worker?.postMessage({ kind: 'close' });
+      Atomics.wait(closed, 0, 0, 2000);
+      exit(code);
+    }) as typeof process.exit;
     this.worker.on('message', (m: { kind: 'request'; frames: Buffer[] }) => {
       void this.handleControl(m.frames.map((f) => Buffer.from(f)));
     });
@@ -270,14 +279,9 @@ export class Kernel {
     if (this.closed) return;
     this.closed = true;
     attachPublisher(null);
-    const worker = this.worker;
-    if (worker !== null) {
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.postMessage({ kind: 'close' });
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
-    }
     this.runtime.close();
     for (const s of [this.shell, this.iopub, this.stdin]) s.close();
+    // closes the worker's sockets first (see startWorker)
     process.exit(0);
   }
 }

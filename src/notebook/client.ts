@@ -93,7 +93,12 @@ export class KernelClient {
       onStderr?.(d.toString());
     });
     child.stdout!.on('data', () => undefined);
-    const spawnError = new Promise<never>((_, reject) => child.on('error', (e) => reject(new KernelError('RELULAB_KERNEL_START', `cannot start the kernel (${args[0]}): ${e.message}`))));
+    const spawnError = new Promise<never>((_, reject) =>
+      child.on('error', (e) => {
+        client.exitInfo = `not started: ${e.message}`;
+        reject(new KernelError('RELULAB_KERNEL_START', `cannot start the kernel (${args[0]}): ${e.message}`));
+      }),
+    );
     await client.connect();
     try {
       await Promise.race([client.request('shell', 'kernel_info_request', {}, startupTimeout), spawnError]);
