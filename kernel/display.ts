@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import util from 'node:util';
-import { isDisplayable, JUPYTER_DISPLAY, type MimeBundle } from '../src/display';
+import { isDisplayable, JUPYTER_DISPLAY, type DisplayOptions as BaseDisplayOptions, type MimeBundle } from '../src/display';
 
 export interface OutputContext {
   /** The header of the execute_request that produced this output. */
@@ -54,12 +54,7 @@ function looksLikeBundle(value: unknown): value is MimeBundle {
   );
 }
 
-export interface DisplayOptions {
-  /** An id to update this output later with `{update: true}`. */
-  displayId?: string;
-  /** Replace the output shown under `displayId` instead of adding one. */
-  update?: boolean;
-  metadata?: Record<string, unknown>;
+export interface DisplayOptions extends BaseDisplayOptions {
   /** Treat the value as a MIME bundle even if it could be displayed otherwise. */
   raw?: boolean;
 }

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 import { decode, encode, endpoint, newHeader, PROTOCOL_VERSION, WireError, type ConnectionInfo, type Header, type Message } from '../src/notebook/wire';
-import { attachPublisher, bundleOf, HELPERS, outputContext, setFallbackContext } from './display';
+import { setDisplayHook } from '../src/display';
+import { attachPublisher, bundleOf, display, HELPERS, outputContext, setFallbackContext } from './display';
 import { Session, type RunResult } from './session';
 
 /** Serialises sends on one socket (zeromq rejects a send while another is pending). */
@@ -70,6 +71,7 @@ export class Kernel {
     this.startWorker();
     this.captureStreams();
     attachPublisher({ publish: (t, content, parent) => this.publish(t, content, parent) });
+    setDisplayHook(display);
     this.runtime = new Session(process.cwd());
     await this.runtime.loadPrelude(path.join(__dirname, 'display'), HELPERS);
     process.on('SIGINT', () => this.runtime.interrupt());

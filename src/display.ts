@@ -21,3 +21,24 @@ export function isDisplayable(value: unknown): value is Displayable {
     typeof (value as Partial<Displayable>)[JUPYTER_DISPLAY] === 'function'
   );
 }
+
+/** Options of a display call: `displayId` names an output that `update: true` later replaces. */
+export interface DisplayOptions {
+  displayId?: string;
+  update?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+export type DisplayFn = (value: unknown, options?: DisplayOptions) => void;
+
+let displayHook: DisplayFn | null = null;
+
+/** The kernel registers its `display` here, so code in src/ (live charts) can show output without tslab. */
+export function setDisplayHook(fn: DisplayFn | null): void {
+  displayHook = fn;
+}
+
+/** The registered display function, or null outside a kernel. */
+export function currentDisplay(): DisplayFn | null {
+  return displayHook;
+}

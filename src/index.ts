@@ -7,8 +7,9 @@ export * as nn from './nn';
 export * as optim from './optim';
 export * as data from './data';
 export * as diag from './diag';
+export * as plot from './plot';
 export { fit, evaluate, accuracy, type FitOptions, type History, type EpochLogs } from './train';
-export { JUPYTER_DISPLAY, isDisplayable, type MimeBundle, type Displayable } from './display';
+export { JUPYTER_DISPLAY, isDisplayable, type MimeBundle, type Displayable, type DisplayOptions } from './display';
 
 // resolved through the package's own exports, so it works from src/ (tests) and dist/ alike
 export const version: string = require('relulab/package.json').version;
