@@ -116,14 +116,14 @@ export function renderSvg(fig: Figure): string {
     const sx = (v: number) => left + ((logX ? Math.log10(v) : v) - x0) / (x1 - x0) * w;
     const sy = (v: number) => bottom - ((logY ? Math.log10(v) : v) - y0) / (y1 - y0) * h;
     parts.push(`<rect x="${left}" y="${yTop}" width="${w}" height="${h}" fill="#fafafa" stroke="#ccc"/>`);
-    // ticks and grid
+    // ticks and grid (not for hidden axes, e.g. image grids)
     const xTicks = categorical ? cats.map((_, i) => i) : niceTicks(x0, x1);
-    for (const t of xTicks) {
+    for (const t of panel.x.visible === false ? [] : xTicks) {
       const px = categorical ? left + ((t - x0) / (x1 - x0)) * w : left + ((t - x0) / (x1 - x0)) * w;
       const label = categorical ? cats[t] : logX ? fmt(10 ** t) : fmt(t);
       parts.push(`<line x1="${px}" y1="${yTop}" x2="${px}" y2="${bottom}" stroke="#eee"/><text x="${px}" y="${bottom + 14}" text-anchor="middle" font-size="10">${esc(label)}</text>`);
     }
-    for (const t of niceTicks(Math.min(y0, y1), Math.max(y0, y1))) {
+    for (const t of panel.y.visible === false ? [] : niceTicks(Math.min(y0, y1), Math.max(y0, y1))) {
       const py = bottom - ((t - y0) / (y1 - y0)) * h;
       parts.push(`<line x1="${left}" y1="${py}" x2="${left + w}" y2="${py}" stroke="#eee"/><text x="${left - 4}" y="${py + 3}" text-anchor="end" font-size="10">${esc(logY ? fmt(10 ** t) : fmt(t))}</text>`);
     }
@@ -183,6 +183,11 @@ export function renderSvg(fig: Figure): string {
       }
     }
     parts.push('</g>');
+  }
+  // subplot titles and other paper-positioned annotations
+  for (const a of (fig.layout.annotations as { text?: string; x?: number; y?: number; xref?: string }[] | undefined) ?? []) {
+    if (a.xref !== 'paper' || a.text === undefined) continue;
+    parts.push(`<text x="${(60 + (a.x ?? 0.5) * plotW).toFixed(1)}" y="${(top + (1 - (a.y ?? 1)) * plotH - 6).toFixed(1)}" text-anchor="middle" font-size="13">${esc(a.text)}</text>`);
   }
   if (legend) {
     names.forEach((t, i) => {
