@@ -126,6 +126,8 @@ describe('relulab test', () => {
     expect(textsMatch('loss 0.7500000', 'loss 0.75000001', 1e-6, 1e-8)).toBe(true);
     expect(textsMatch('loss 0.75', 'loss 0.76', 1e-6, 1e-8)).toBe(false);
     expect(textsMatch('loss 0.75', 'lost 0.75', 1e-6, 1e-8)).toBe(false);
+    expect(textsMatch('big 1e999 x', 'big 1e999 y', 1e-6, 1e-8)).toBe(false);
+    expect(textsMatch('big 1e999 and 1.0', 'big 1e999 and 1.00000001', 1e-6, 1e-8)).toBe(true);
   });
 
   it('passes a notebook whose stored outputs reproduce, and fails one that differs, with a diff and JUnit', async () => {

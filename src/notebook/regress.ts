@@ -58,11 +58,13 @@ const BINARY = /^image\/(png|jpeg|gif)$/;
 
 /** Compares two texts, numbers within tolerance and everything else exactly. */
 export function textsMatch(expected: string, actual: string, rtol: number, atol: number): boolean {
+  if (expected === actual) return true;
   const split = (s: string) => ({ words: s.split(NUMBER), numbers: (s.match(NUMBER) ?? []).map(Number) });
   const e = split(expected);
   const a = split(actual);
   if (e.numbers.length !== a.numbers.length || e.words.join('\u0000') !== a.words.join('\u0000')) return false;
-  return e.numbers.every((x, i) => Math.abs(x - a.numbers[i]) <= atol + rtol * Math.abs(x));
+  // equal tokens match even when they overflow to Infinity (e.g. 1e999)
+  return e.numbers.every((x, i) => x === a.numbers[i] || Math.abs(x - a.numbers[i]) <= atol + rtol * Math.abs(x));
 }
 
 function pointerMatches(pattern: string, pointer: string): boolean {
@@ -118,10 +120,14 @@ export function formatMismatch(m: Mismatch): string {
   const e = m.expected.split('\n');
   const a = m.actual.split('\n');
   const lines: string[] = [`  cell ${m.cell}, ${m.path}:`];
+  // long lines (SVG, HTML) are cut to a window around their first difference
+  const clip = (line: string, at: number) => (line.length <= 160 ? line : `${at > 60 ? '…' : ''}${line.slice(Math.max(0, at - 60), at + 100)}${at + 100 < line.length ? '…' : ''}`);
   for (let i = 0; i < Math.max(e.length, a.length); i++) {
     if (e[i] === a[i]) continue;
-    if (e[i] !== undefined) lines.push(`    - ${e[i]}`);
-    if (a[i] !== undefined) lines.push(`    + ${a[i]}`);
+    let at = 0;
+    while (e[i] !== undefined && a[i] !== undefined && at < e[i].length && e[i][at] === a[i][at]) at++;
+    if (e[i] !== undefined) lines.push(`    - ${clip(e[i], at)}`);
+    if (a[i] !== undefined) lines.push(`    + ${clip(a[i], at)}`);
     if (lines.length > 24) {
       lines.push('    …');
       break;

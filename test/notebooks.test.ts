@@ -1,0 +1,51 @@
+/**
+ * The tutorial notebooks: a fresh run must reproduce the committed outputs (relulab test), and the key
+ * results they claim are asserted here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatMismatch, testNotebook } from '../src/notebook/regress';
+import { readNotebook, type CodeCell } from '../src/notebook/nbformat';
+
+const dir = path.resolve(__dirname, '..', 'notebooks');
+const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
+
+/** All text a notebook's code cells printed or returned. */
+function printed(file: string): string {
+  return readNotebook(path.join(dir, file))
+    .cells.filter((c): c is CodeCell => c.cell_type === 'code')
+    .flatMap((c) => c.outputs)
+    .map((o) => {
+      const v = (o as { text?: unknown }).text ?? (o as { data?: Record<string, unknown> }).data?.['text/plain'] ?? '';
+      return Array.isArray(v) ? v.join('') : String(v);
+    })
+    .join('\n');
+}
+
+describe('tutorial notebooks', () => {
+  it('exist, one per source document', () => {
+    expect(notebooks.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(notebooks)('%s: a fresh run reproduces the committed outputs', async (file) => {
+    const verdict = await testNotebook(path.join(dir, file), { timeout: 120 });
+    expect(verdict.run.failures, JSON.stringify(verdict.run.failures)).toEqual([]);
+    expect(verdict.mismatches.map(formatMismatch).join('\n')).toBe('');
+  }, 180_000);
+
+  it('notebook 1 prints the Q&A four lines exactly and finds exact zeros only with zero biases', () => {
+    const out = printed('01-relu-gradient-at-zero.ipynb');
+    expect(out).toContain(
+      [
+        'x = -1.00, loss = +4.00, (∂ loss)/(∂ x) = -0.00000000',
+        'x = +0.00, loss = +1.00, (∂ loss)/(∂ x) = -0.00000000',
+        'x = +1.00, loss = +0.00, (∂ loss)/(∂ x) = +0.00000000',
+        'x = +2.00, loss = +1.00, (∂ loss)/(∂ x) = +0.50000000',
+      ].join('\n'),
+    );
+    const keras = /Keras defaults \(zero bias\) : exact zeros per epoch \[(\d+),/.exec(out);
+    expect(Number(keras?.[1])).toBeGreaterThan(0);
+    expect(out).toMatch(/PyTorch defaults \(random bias\): exact zeros per epoch \[0,0,0,0\]/);
+  });
+});
