@@ -113,6 +113,15 @@ function firstChart(nb: Notebook): unknown {
   return null;
 }
 
+/** A chart's layout shrunk to a thumbnail: no titles, legend, annotations or tick labels. */
+function thumbnailLayout(layout: Record<string, unknown>): Record<string, unknown> {
+  const small: Record<string, unknown> = { ...layout, width: 240, height: 150, margin: { l: 8, r: 8, t: 8, b: 8 }, showlegend: false, title: undefined, annotations: [] };
+  for (const key of Object.keys(layout)) {
+    if (/^[xy]axis\d*$/.test(key)) small[key] = { ...(layout[key] as object), title: undefined, showticklabels: false };
+  }
+  return small;
+}
+
 /** Writes the site into `outDir`; returns the index page's path. */
 export function writeReport(entries: readonly ReportEntry[], outDir: string): string {
   fs.mkdirSync(outDir, { recursive: true });
@@ -124,9 +133,7 @@ export function writeReport(entries: readonly ReportEntry[], outDir: string): st
     const seconds = entry.seconds ?? (nb.metadata.papermill as { duration?: number } | undefined)?.duration;
     fs.writeFileSync(path.join(outDir, `${name}.html`), notebookPage(nb, name));
     const chart = firstChart(nb) as { data?: unknown; layout?: Record<string, unknown> } | null;
-    const thumb = chart
-      ? `<div class="thumb" id="thumb-${i}"></div><script>(function(){var f=${JSON.stringify({ data: chart.data ?? [], layout: { ...(chart.layout ?? {}), width: 240, height: 150, margin: { l: 20, r: 10, t: 20, b: 20 }, showlegend: false, title: undefined } }).replace(/</g, '\\u003c')};Plotly.newPlot("thumb-${i}",f.data,f.layout,{staticPlot:true});})();</script>`
-      : '';
+    const thumb = chart ? `<div class="thumb" id="thumb-${i}"></div><script>(function(){var f=${JSON.stringify({ data: chart.data ?? [], layout: thumbnailLayout(chart.layout ?? {}) }).replace(/</g, '\\u003c')};Plotly.newPlot("thumb-${i}",f.data,f.layout,{staticPlot:true});})();</script>` : '';
     return `<tr><td><a href="${esc(name)}.html">${esc(name)}</a></td><td class="${failed ? 'failed' : 'ok'}">${failed ? 'failed' : 'ok'}</td><td>${seconds === undefined ? '' : `${seconds.toFixed(1)} s`}</td><td>${thumb}</td></tr>`;
   });
   const body = entries.length === 0 ? '<p>No notebooks were found.</p>' : `<table class="index"><tr><th>notebook</th><th>status</th><th>time</th><th>first chart</th></tr>${rows.join('')}</table>`;

@@ -13,6 +13,7 @@ export interface ChartOptions {
   width?: number;
   height?: number;
   logY?: boolean;
+  logX?: boolean;
 }
 
 /** Numbers from a Tensor (flattened), a typed array or an array. */
@@ -25,7 +26,7 @@ export function values(op: string, v: Series, name = 'data'): number[] {
 }
 
 function baseLayout(o: ChartOptions): Layout {
-  const layout: Layout = { xaxis: axis(o.xLabel), yaxis: { ...axis(o.yLabel), ...(o.logY ? { type: 'log' } : {}) } };
+  const layout: Layout = { xaxis: { ...axis(o.xLabel), ...(o.logX ? { type: 'log' } : {}) }, yaxis: { ...axis(o.yLabel), ...(o.logY ? { type: 'log' } : {}) } };
   if (o.title) layout.title = { text: o.title };
   if (o.width) layout.width = o.width;
   if (o.height) layout.height = o.height;
