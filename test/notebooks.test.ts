@@ -48,4 +48,27 @@ describe('tutorial notebooks', () => {
     expect(Number(keras?.[1])).toBeGreaterThan(0);
     expect(out).toMatch(/PyTorch defaults \(random bias\): exact zeros per epoch \[0,0,0,0\]/);
   });
+
+  it('notebook 2 prints the per-layer gradient table and shows gradients vanishing and exploding with depth', () => {
+    const out = printed('02-finite-gradients-in-deep-relu-networks.ipynb');
+    expect(out).toMatch(/^Layer 1 Gradient max\/min: -?\d+\.\d{4} \/ -?\d+\.\d{4}$/m);
+    expect(out).toContain('Input Shape: [3, 10]');
+    expect(out).toContain('every gradient finite: true');
+    const last = (name: string) => Number(new RegExp(`^${name}\\s+(.*)$`, 'm').exec(out)![1].trim().split(/\s+/).at(-1));
+    expect(last('relu, Glorot')).toBeLessThan(last('relu, He') / 1e3);
+    expect(last('sigmoid, Glorot')).toBeLessThan(1e-20);
+    const first = (scale: string) => Number(new RegExp(`He × ${scale}: first layer (\\S+),`).exec(out)![1]);
+    expect(first('0.5')).toBeLessThan(1e-10);
+    expect(first('1.5')).toBeGreaterThan(1e10);
+  });
+
+  it('notebook 3 finds one-sided limits 0 and 1 for ReLU at 0, and the engine value at every kink', () => {
+    const out = printed('03-is-relu-differentiable.ipynb');
+    const rows = out.split('\n').filter((l) => /^\s+1e[-+]\d+\s+\|/.test(l));
+    expect(rows.length).toBe(8);
+    for (const row of rows) expect(row).toMatch(/\|\s+0\.0000 1\.0000 \|/);
+    expect(out).toContain('autograd: relu′(0) = 0');
+    expect(out).toMatch(/relu6\s+6 \|\s+1\.0000\s+0\.0000 \| 0/);
+    expect(out).toMatch(/leakyRelu\s+0 \|\s+0\.0100\s+1\.0000 \| 0\.01/);
+  });
 });
