@@ -71,4 +71,16 @@ describe('tutorial notebooks', () => {
     expect(out).toMatch(/relu6\s+6 \|\s+1\.0000\s+0\.0000 \| 0/);
     expect(out).toMatch(/leakyRelu\s+0 \|\s+0\.0100\s+1\.0000 \| 0\.01/);
   });
+
+  it('notebook 4 trains a ReLU CNN to ≥ 95% on digits, and ReLU units stay dead while PReLU and ELU revive theirs', () => {
+    const out = printed('04-relu-family.ipynb');
+    const accuracies = [...out.matchAll(/^test accuracy (\d+\.\d)%$/gm)].map((m) => Number(m[1]));
+    expect(accuracies.at(-1)).toBeGreaterThanOrEqual(95);
+    const end = (act: string) => Number(new RegExp(`^${act}\\s+stuck units: start \\d+%, end (\\d+)%`, 'm').exec(out)![1]);
+    expect(end('ReLU')).toBeGreaterThan(90);
+    expect(end('ReLU')).toBeGreaterThan(end('ELU'));
+    expect(end('ELU')).toBeGreaterThan(end('PReLU'));
+    expect(out).toContain("after Conv2d(20, 64, kernelSize=[5, 5])        [2,64,20,20]");
+    expect(out).toMatch(/ReLU6 max 6\.00/);
+  });
 });

@@ -169,8 +169,9 @@ export function renderSvg(fig: Figure): string {
             if (typeof xv === 'number' && typeof yv === 'number' && Number.isFinite(yv) && (!logY || yv > 0)) segments[segments.length - 1].push(`${sx(xv).toFixed(2)},${sy(yv).toFixed(2)}`);
             else segments.push([]);
           }
-          const dash = (t.line as { dash?: string } | undefined)?.dash === 'dash' ? ' stroke-dasharray="6 4"' : '';
-          for (const seg of segments) if (seg.length > 1) parts.push(`<polyline points="${seg.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
+          const style = (t.line ?? {}) as { dash?: string; width?: number };
+          const dash = style.dash === 'dash' ? ' stroke-dasharray="6 4"' : style.dash === 'dot' ? ' stroke-dasharray="2 3"' : '';
+          for (const seg of segments) if (seg.length > 1) parts.push(`<polyline points="${seg.join(' ')}" fill="none" stroke="${color}" stroke-width="${style.width ?? 2}"${dash}/>`);
         }
         if (mode.includes('markers')) {
           const markerColors = (t.marker as { color?: unknown } | undefined)?.color;
