@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as zmq from 'zeromq';
-import { decode, encode, endpoint, newHeader, type ConnectionInfo } from '../src/notebook/wire';
+import { decodeOrReject, encode, endpoint, newHeader, type ConnectionInfo } from '../src/notebook/wire';
 
 const { connection, pid, closed } = workerData as { connection: ConnectionInfo; pid: number; closed: Int32Array };
 const session = crypto.randomUUID();
@@ -44,13 +44,8 @@ async function control(): Promise<void> {
     });
   });
   for await (const frames of socket) {
-    let msg;
-    try {
-      msg = decode(connection.key, frames);
-    } catch (e) {
-      process.stderr.write(`relulab kernel: rejected a control message: ${(e as Error).message}\n`);
-      continue;
-    }
+    const msg = decodeOrReject(connection.key, frames, 'control');
+    if (msg === null) continue;
     if (msg.header.msg_type === 'interrupt_request') {
       process.kill(pid, 'SIGINT');
       send(encode(connection.key, { identities: msg.identities, header: newHeader('interrupt_reply', session), parent_header: msg.header, metadata: {}, content: { status: 'ok' } }));

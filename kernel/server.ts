@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
-import { decode, encode, endpoint, newHeader, PROTOCOL_VERSION, WireError, type ConnectionInfo, type Header, type Message } from '../src/notebook/wire';
+import { decodeOrReject, encode, endpoint, newHeader, PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from '../src/notebook/wire';
 import { setDisplayHook } from '../src/display';
 import { attachPublisher, bundleOf, display, HELPERS, outputContext, setFallbackContext } from './display';
 import { Session, type RunResult } from './session';
@@ -56,7 +56,6 @@ export class Kernel {
   private executionCount = 0;
   private readonly history: Recorded[] = [];
   private queue: Promise<void> = Promise.resolve();
-  private pendingExecutes = 0;
   private abortBefore = 0;
   private executeSerial = 0;
   private closed = false;
@@ -126,17 +125,11 @@ export class Kernel {
 
   private async serveShell(): Promise<void> {
     for await (const frames of this.shell) {
-      let msg: Message;
-      try {
-        msg = decode(this.key, frames);
-      } catch (e) {
-        process.stderr.write(`relulab kernel: rejected a shell message: ${(e as WireError).message}\n`);
-        continue;
-      }
+      const msg = decodeOrReject(this.key, frames, 'shell');
+      if (msg === null) continue;
       if (msg.header.msg_type === 'execute_request') {
         const serial = ++this.executeSerial;
-        this.pendingExecutes++;
-        this.queue = this.queue.then(() => this.execute(msg, serial)).finally(() => this.pendingExecutes--);
+        this.queue = this.queue.then(() => this.execute(msg, serial));
       } else {
         // everything else is answered at once, while an asynchronous cell runs as well
         await this.handle(msg, this.shellOut);
@@ -206,13 +199,8 @@ export class Kernel {
 
   /** Requests that arrived on control, forwarded by the worker (which answers interrupts itself). */
   private async handleControl(frames: Buffer[]): Promise<void> {
-    let msg: Message;
-    try {
-      msg = decode(this.key, frames);
-    } catch (e) {
-      process.stderr.write(`relulab kernel: rejected a control message: ${(e as Error).message}\n`);
-      return;
-    }
+    const msg = decodeOrReject(this.key, frames, 'control');
+    if (msg === null) return;
     const out = { send: (f: (Buffer | string)[]) => this.worker?.postMessage({ kind: 'send', frames: f.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)) }) };
     await this.handle(msg, out as unknown as Outbox);
   }

@@ -100,3 +100,13 @@ export function decode(key: string, frames: readonly Buffer[]): Message {
     buffers: frames.slice(at + 6),
   };
 }
+
+/** Parses frames, or reports why they were rejected (bad signature, malformed) on stderr and returns null. */
+export function decodeOrReject(key: string, frames: readonly Buffer[], channel: string): Message | null {
+  try {
+    return decode(key, frames);
+  } catch (e) {
+    process.stderr.write(`relulab kernel: rejected a ${channel} message: ${(e as Error).message}\n`);
+    return null;
+  }
+}
