@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON, skipWithout } from './jupyter-env';
+import { compareNotebooks, formatMismatch } from '../src/notebook/regress';
+import { readNotebook } from '../src/notebook/nbformat';
 
 const root = path.resolve(__dirname, '..');
 const skip = skipWithout('kernel-jupyter', 'jupyter_client', 'jupyter_kernel_test', 'nbclient', 'nbconvert');
@@ -31,6 +33,14 @@ const notebook = {
 };
 
 describe.skipIf(skip)('real Jupyter clients', () => {
+  it('nbclient reproduces a tutorial notebook\'s committed outputs on the relulab kernel', () => {
+    const file = path.join(root, 'notebooks', '03-is-relu-differentiable.ipynb');
+    const out = path.join(prefix, 'nbclient-03.ipynb');
+    const script = `import nbformat, nbclient, sys\nnb = nbformat.read(sys.argv[1], 4)\nnbclient.NotebookClient(nb, timeout=120, kernel_name="relulab", resources={"metadata": {"path": sys.argv[3]}}).execute()\nnbformat.write(nb, sys.argv[2])`;
+    execFileSync(PYTHON, ['-c', script, file, out, path.dirname(file)], { env });
+    expect(compareNotebooks(readNotebook(file), readNotebook(out)).map(formatMismatch)).toEqual([]);
+  }, 120_000);
+
   it('passes jupyter_kernel_test', () => {
     const out = execFileSync(PYTHON, ['-m', 'unittest', '-v', 'test_relulab_kernel'], { cwd: path.join(root, 'test', 'fixtures', 'kernel'), env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(out).toBeDefined();

@@ -47,6 +47,7 @@ describe('tutorial notebooks', () => {
     const keras = /Keras defaults \(zero bias\) : exact zeros per epoch \[(\d+),/.exec(out);
     expect(Number(keras?.[1])).toBeGreaterThan(0);
     expect(out).toMatch(/PyTorch defaults \(random bias\): exact zeros per epoch \[0,0,0,0\]/);
+    expect(out).toMatch(/Keras defaults, no zero pixels: exact zeros per epoch \[0,0,0,0\]/);
   });
 
   it('notebook 2 prints the per-layer gradient table and shows gradients vanishing and exploding with depth', () => {

@@ -1,4 +1,5 @@
 /** Reading and writing .ipynb files (nbformat 4): validated on read, written atomically. */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ICell, ICodeCell, INotebookContent, IOutput, MultilineString } from '@jupyterlab/nbformat';
@@ -44,8 +45,21 @@ export function readNotebook(file: string): Notebook {
   return nb;
 }
 
-/** Writes through a temporary file and a rename, so a reader never sees half a notebook. */
+/**
+ * Writes through a temporary file and a rename, so a reader never sees half a notebook. Cells without an
+ * id get a stable one, as nbformat 4.5 requires.
+ */
 export function writeNotebook(file: string, nb: Notebook): void {
+  if ((nb.nbformat_minor ?? 0) >= 5) {
+    const used = new Set(nb.cells.map((c) => c.id).filter(Boolean));
+    nb.cells.forEach((cell, i) => {
+      if (cell.id) return;
+      let id = crypto.createHash('sha1').update(`${i}\u0000${sourceText(cell.source)}`).digest('hex').slice(0, 8);
+      while (used.has(id)) id = crypto.createHash('sha1').update(id).digest('hex').slice(0, 8);
+      used.add(id);
+      cell.id = id;
+    });
+  }
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
   try {

@@ -75,10 +75,29 @@ function pointerMatches(pattern: string, pointer: string): boolean {
 
 const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
+/** JSON with sorted keys, so that key order (which nbformat writers change) does not count. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_key, value) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1))) : value,
+  );
+}
+
+/** Consecutive stream outputs of the same name joined, as Jupyter frontends show them (and nbval compares them). */
+function coalesced(outputs: readonly Output[]): Output[] {
+  const out: Output[] = [];
+  for (const o of outputs) {
+    const last = out[out.length - 1];
+    const text = (v: unknown) => (Array.isArray(v) ? v.join('') : String(v ?? ''));
+    if (o.output_type === 'stream' && last?.output_type === 'stream' && last.name === o.name) out[out.length - 1] = { ...last, text: text(last.text) + text(o.text) };
+    else out.push(o);
+  }
+  return out;
+}
+
 /** The comparable text of each part of an output, keyed by JSON pointer. */
 function outputParts(o: Output, base: string): Map<string, string> {
   const parts = new Map<string, string>();
-  const text = (v: unknown) => (Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : JSON.stringify(v));
+  const text = (v: unknown) => (Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : canonical(v));
   parts.set(`${base}/output_type`, o.output_type);
   if (o.output_type === 'stream') parts.set(`${base}/text`, text(o.text));
   if (o.output_type === 'error') parts.set(`${base}/ename`, String(o.ename)).set(`${base}/evalue`, String(o.evalue));
@@ -103,8 +122,8 @@ export function compareNotebooks(expected: Notebook, actual: Notebook, config: R
     const fresh = actual.cells[i] as CodeCell | undefined;
     const want = new Map<string, string>();
     const got = new Map<string, string>();
-    (cell as CodeCell).outputs.forEach((o, k) => outputParts(o, `/cells/${i}/outputs/${k}`).forEach((v, p) => want.set(p, v)));
-    (fresh?.outputs ?? []).forEach((o, k) => outputParts(o, `/cells/${i}/outputs/${k}`).forEach((v, p) => got.set(p, v)));
+    coalesced((cell as CodeCell).outputs).forEach((o, k) => outputParts(o, `/cells/${i}/outputs/${k}`).forEach((v, p) => want.set(p, v)));
+    coalesced(fresh?.outputs ?? []).forEach((o, k) => outputParts(o, `/cells/${i}/outputs/${k}`).forEach((v, p) => got.set(p, v)));
     for (const p of new Set([...want.keys(), ...got.keys()])) {
       if (ignore.some((pattern) => pointerMatches(pattern, p))) continue;
       const e = want.has(p) ? clean(want.get(p)!) : '(missing)';
