@@ -136,6 +136,15 @@ describe('the relulab kernel', () => {
     expect(text((await kc.execute('kept + 1')).outputs[0])).toBe('42');
   });
 
+  it('interrupts in signal mode too: SIGINT stops a synchronous loop and the kernel lives on', async () => {
+    const running = kc.execute('let n = 0; while (true) { n++; }');
+    await new Promise((r) => setTimeout(r, 300));
+    kc.process.kill('SIGINT');
+    const { reply } = await running;
+    expect((reply.content as any).status).toBe('error');
+    expect(text((await kc.execute('6 * 7')).outputs[0])).toBe('42');
+  });
+
   it('interrupts an awaited promise too', async () => {
     const running = kc.execute('await new Promise(() => {})');
     await new Promise((r) => setTimeout(r, 300));
