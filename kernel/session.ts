@@ -129,7 +129,7 @@ export class Session {
     this.errors.diagnostics = [];
     this.errors.thrown = [];
     this.lastValue = null;
-    const ok = await this.executor.execute(code);
+    const ok = await this.executor.execute(expandShorthand(code));
     if (ok) {
       const last = this.lastValue as { value: unknown } | null;
       return last === null ? { status: 'ok', hasValue: false } : { status: 'ok', value: last.value, hasValue: true };
@@ -167,6 +167,24 @@ export class Session {
   close(): void {
     this.executor.close();
   }
+}
+
+/**
+ * Rewrites shorthand properties `{ a }` as `{ a: a }`. tslab renames references to earlier cells'
+ * variables (`a` becomes `exports.a`) but misses shorthand properties, which then throw a ReferenceError;
+ * the long form is equivalent and is renamed correctly. Lines stay where they were.
+ */
+export function expandShorthand(code: string): string {
+  const source = ts.createSourceFile('cell.ts', code, ts.ScriptTarget.Latest, true);
+  const ends: { at: number; name: string }[] = [];
+  const visit = (node: import('@tslab/typescript-for-tslab').Node): void => {
+    if (ts.isShorthandPropertyAssignment(node) && node.objectAssignmentInitializer === undefined) ends.push({ at: node.name.getEnd(), name: node.name.text });
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  let out = code;
+  for (const { at, name } of ends.sort((a, b) => b.at - a.at)) out = `${out.slice(0, at)}: ${name}${out.slice(at)}`;
+  return out;
 }
 
 /** Normalises a line for matching JavaScript against its TypeScript source. */

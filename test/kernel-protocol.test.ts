@@ -94,11 +94,17 @@ describe('the relulab kernel', () => {
     expect(text((await kc.execute('relu(ones([2])).sum().item()')).outputs[0])).toBe('2');
   });
 
+  it("uses earlier cells' variables in shorthand properties", async () => {
+    await kc.execute('const epochs = 3;');
+    const { outputs } = await kc.execute('const options = { epochs, lr: 0.1 };\noptions');
+    expect(text(outputs[0])).toBe('{ epochs: 3, lr: 0.1 }');
+  });
+
   it('answers history, comm_info, complete, inspect and is_complete', async () => {
     const history = await kc.request('shell', 'history_request', { hist_access_type: 'tail', n: 2, output: false, raw: true });
     const h = (history.content as any).history as [number, number, string][];
     expect(history.header.msg_type).toBe('history_reply');
-    expect(h.map((e) => e[2])).toEqual(['tensor * 2', 'relu(ones([2])).sum().item()']);
+    expect(h.map((e) => e[2])).toEqual(['const epochs = 3;', 'const options = { epochs, lr: 0.1 };\noptions']);
     const comm = await kc.request('shell', 'comm_info_request', {});
     expect(comm.header.msg_type).toBe('comm_info_reply');
     expect((comm.content as any).comms).toEqual({});
