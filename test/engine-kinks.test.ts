@@ -1,6 +1,5 @@
 /**
- * The derivative at every kink, as tabulated from PyTorch 1.13 in ../shared/reference/engine-semantics.md
- * §1b (upstream gradient +1), except hardswish, which follows the corrected rule (0 at −3, 1 at +3).
+ * The derivative at every kink, as PyTorch 1.13 computes it (upstream gradient +1), except hardswish, which follows the corrected rule (0 at −3, 1 at +3).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as r from '../src';

@@ -1,5 +1,5 @@
 /**
- * Weight initialisers, with PyTorch's and Keras's conventions (../shared/reference/engine-semantics.md §4).
+ * Weight initialisers, with PyTorch's and Keras's conventions (torch.nn.init and keras.initializers).
  * Each fills a tensor in place (under noGrad) and returns it. Fans follow PyTorch's layout: a Linear weight
  * is [out, in] and a Conv2d weight [out, in, kh, kw], so fanIn = in·kh·kw and fanOut = out·kh·kw.
  */

@@ -1,6 +1,6 @@
 /**
- * The ReLU family. Each activation states its derivative at every kink, following PyTorch 1.13
- * (see ../shared/reference/engine-semantics.md §1b), except hardswish, which uses the corrected rule.
+ * The ReLU family. Each activation states its derivative at every kink, following PyTorch 1.13,
+ * except hardswish, which uses the corrected rule.
  *
  * Backward passes multiply the upstream gradient by the local derivative, so a zero derivative keeps the
  * sign of a negative upstream gradient (−0), as TensorFlow and TF.js do; PyTorch selects a literal +0.

@@ -1,8 +1,9 @@
 import { allocate, promote, type DType, type TypedArray } from '../dtype';
-import { monomorphicCopy } from './kernels';
+import { broadcastStrides, monomorphicCopy } from './kernels';
+import { sgemm, sgemmAvailable, type StridedMatrix } from '../wasm/gemm';
 import { ShapeError } from '../errors';
 import { registerOp } from '../registry';
-import { broadcastShapes, formatShape, sizeOf } from '../shape';
+import { broadcastShapes, formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, Tensor } from '../tensor';
 import { add, cast } from './elementwise';
 import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './views';
@@ -62,6 +63,37 @@ const gemmFor: Record<DType, typeof gemm> = {
   int32: monomorphicCopy(gemm),
 };
 
+/**
+ * The matrices of `x` over the broadcast batch as strided views of its storage, without copying when each
+ * matrix is a dense row- or column-major block (a transpose is); otherwise of a contiguous copy.
+ */
+function stridedMatrices(x: Tensor, batch: Shape, rows: number, cols: number): StridedMatrix[] {
+  const rs = x.strides[x.ndim - 2];
+  const cs = x.strides[x.ndim - 1];
+  const dense = (cs === 1 || cols === 1) && (rs === cols || rows === 1) ? [cols, 1] : (rs === 1 || rows === 1) && (cs === rows || cols === 1) ? [1, rows] : null;
+  if (dense === null) return stridedMatrices(contiguous(x), batch, rows, cols);
+  const data = x.storage.data as Float32Array;
+  const strides = broadcastStrides(x, [...batch, rows, cols]).slice(0, batch.length);
+  const out: StridedMatrix[] = [];
+  const index = new Array<number>(batch.length).fill(0);
+  for (let t = 0, total = sizeOf(batch); t < total; t++) {
+    let offset = x.offset;
+    for (let d = 0; d < batch.length; d++) offset += index[d] * strides[d];
+    out.push({ data, offset, rowStride: dense[0], colStride: dense[1] });
+    for (let d = batch.length - 1; d >= 0 && ++index[d] === batch[d]; d--) index[d] = 0;
+  }
+  return out;
+}
+
+/** A float32 product on the WebAssembly kernel, batch by batch; false when the kernel does not take it. */
+function wasmProduct(a: Tensor, b: Tensor, batch: Shape, m: number, k: number, n: number, out: Float32Array): boolean {
+  if (k === 0 || !sgemmAvailable(m, k, n)) return false;
+  const as = stridedMatrices(a, batch, m, k);
+  const bs = stridedMatrices(b, batch, k, n);
+  for (let t = 0; t < as.length; t++) sgemm(as[t], bs[t], m, k, n, out, t * m * n);
+  return true;
+}
+
 /** Matrix product of the last two dimensions, broadcasting batch dimensions; 1-D operands as in NumPy. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const op = 'matmul';
@@ -78,12 +110,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const batch = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
   const dtype = promote(a.dtype, b.dtype);
   const batches = sizeOf(batch);
-  // materialise both operands contiguously over the broadcast batch (a no-op for the common 2-D case)
-  const ad = contiguous(cast(expand(a.detach(), [...batch, m, k]), dtype)).dataSync();
-  const bd = contiguous(cast(expand(b.detach(), [...batch, k, n]), dtype)).dataSync();
   const out = allocate(dtype, batches * m * n);
-  const kernel = gemmFor[dtype];
-  for (let t = 0; t < batches; t++) kernel(ad, t * m * k, bd, t * k * n, out, t * m * n, m, k, n);
+  if (!(out instanceof Float32Array) || !wasmProduct(cast(a.detach(), dtype), cast(b.detach(), dtype), batch, m, k, n, out)) {
+    // materialise both operands contiguously over the broadcast batch (a no-op for the common 2-D case)
+    const ad = contiguous(cast(expand(a.detach(), [...batch, m, k]), dtype)).dataSync();
+    const bd = contiguous(cast(expand(b.detach(), [...batch, k, n]), dtype)).dataSync();
+    const kernel = gemmFor[dtype];
+    for (let t = 0; t < batches; t++) kernel(ad, t * m * k, bd, t * k * n, out, t * m * n, m, k, n);
+  }
   return fromOp(op, out, [...batch, m, n], [a, b], (g) => [matmul(g, transpose(b)), matmul(transpose(a), g)], [a, b]);
 }
 registerOp('matmul', [

@@ -1,0 +1,153 @@
+// AssemblyScript, compiled to WebAssembly SIMD at build time (see package.json "build:wasm").
+//
+// Single-precision GEMM for one block of C, in the GotoBLAS/BLIS layout: B is packed into KC×NR panels and
+// A into MC×KC blocks of MR-row panels, so the micro-kernel streams both from L1/L2 while an MR×NR tile of C
+// stays in registers (8 v128 accumulators; one A broadcast and two B vectors per k step).
+//
+// Operands are strided: element (i, p) of A is at a + 4·(i·ars + p·acs), element (p, j) of B at
+// b + 4·(p·brs + j·bcs), so transposed views need no copy. C is row-major with leading dimension ldc.
+// Each element of C is summed in the same order whatever block a thread computes, so results do not
+// depend on the number of threads.
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 64;
+const NC: i32 = 512;
+
+/** Bytes of packing space one thread needs: an MC×KC block of A, a KC×NC panel of B and an edge tile. */
+export function scratchBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR) * 4;
+}
+
+function packA(a: usize, ars: i32, acs: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let ip = 0; ip < mc; ip += MR) {
+    const rows = min(MR, mc - ip);
+    const panel = dst + <usize>(ip * kc) * 4;
+    for (let p = 0; p < kc; p++) {
+      const out = panel + <usize>(p * MR) * 4;
+      const src = a + <usize>((i0 + ip) * ars + (p0 + p) * acs) * 4;
+      if (rows == MR && ars == 1) {
+        v128.store(out, v128.load(src));
+      } else {
+        for (let r = 0; r < MR; r++) {
+          store<f32>(out + <usize>r * 4, r < rows ? load<f32>(src + <usize>(r * ars) * 4) : 0);
+        }
+      }
+    }
+  }
+}
+
+function packB(b: usize, brs: i32, bcs: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  for (let jp = 0; jp < nc; jp += NR) {
+    const cols = min(NR, nc - jp);
+    const panel = dst + <usize>(jp * kc) * 4;
+    for (let p = 0; p < kc; p++) {
+      const out = panel + <usize>(p * NR) * 4;
+      const src = b + <usize>((p0 + p) * brs + (j0 + jp) * bcs) * 4;
+      if (cols == NR && bcs == 1) {
+        v128.store(out, v128.load(src));
+        v128.store(out, v128.load(src, 16), 16);
+      } else {
+        for (let c = 0; c < NR; c++) {
+          store<f32>(out + <usize>c * 4, c < cols ? load<f32>(src + <usize>(c * bcs) * 4) : 0);
+        }
+      }
+    }
+  }
+}
+
+/** The MR×NR tile at c (leading dimension ldc, in floats): tile = (first ? 0 : tile) + Apanel·Bpanel. */
+// @ts-ignore: decorator
+@inline
+function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, first: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    pa += MR * 4;
+    pb += NR * 4;
+  }
+  const row = <usize>ldc * 4;
+  if (!first) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c + row));
+    c11 = f32x4.add(c11, v128.load(c + row, 16));
+    c20 = f32x4.add(c20, v128.load(c + 2 * row));
+    c21 = f32x4.add(c21, v128.load(c + 2 * row, 16));
+    c30 = f32x4.add(c30, v128.load(c + 3 * row));
+    c31 = f32x4.add(c31, v128.load(c + 3 * row, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + row, c10);
+  v128.store(c + row, c11, 16);
+  v128.store(c + 2 * row, c20);
+  v128.store(c + 2 * row, c21, 16);
+  v128.store(c + 3 * row, c30);
+  v128.store(c + 3 * row, c31, 16);
+}
+
+/**
+ * C[i0:i1, j0:j1] = A[i0:i1, :]·B[:, j0:j1], using `scratch` (scratchBytes() bytes) for packing.
+ */
+export function sgemm(
+  a: usize, ars: i32, acs: i32,
+  b: usize, brs: i32, bcs: i32,
+  c: usize, ldc: i32,
+  k: i32, i0: i32, i1: i32, j0: i32, j1: i32, scratch: usize,
+): void {
+  const pa = scratch;
+  const pb = pa + <usize>(MC * KC) * 4;
+  const tile = pb + <usize>(KC * NC) * 4;
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const first = pc == 0;
+      packB(b, brs, bcs, pc, kc, jc, nc, pb);
+      for (let ic = i0; ic < i1; ic += MC) {
+        const mc = min(MC, i1 - ic);
+        packA(a, ars, acs, ic, mc, pc, kc, pa);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const panelA = pa + <usize>(ir * kc) * 4;
+            const panelB = pb + <usize>(jr * kc) * 4;
+            const dst = c + <usize>((ic + ir) * ldc + jc + jr) * 4;
+            if (rows == MR && cols == NR) {
+              micro(kc, panelA, panelB, dst, ldc, first);
+            } else {
+              // edge tile: compute into the scratch tile, then add or copy the valid part
+              micro(kc, panelA, panelB, tile, NR, true);
+              for (let r = 0; r < rows; r++) {
+                for (let q = 0; q < cols; q++) {
+                  const out = dst + <usize>(r * ldc + q) * 4;
+                  const v = load<f32>(tile + <usize>(r * NR + q) * 4);
+                  store<f32>(out, first ? v : load<f32>(out) + v);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The WebAssembly SIMD matrix product (gemm.as.ts, compiled at build time) and the threads that share it.
+ *
+ * Operands are copied into one shared WebAssembly memory, multiplied there, and the product copied back:
+ * O(n²) copies for O(n³) work. Large products are split between the calling thread and worker threads
+ * (one per extra core) that run the same module on the same memory; each element of C is computed by one
+ * thread in a fixed order, so results are bit-identical whatever the thread count.
+ *
+ * `RELULAB_THREADS=n` caps the threads (1 disables the workers); `RELULAB_WASM=0` turns the kernel off,
+ * leaving the plain JavaScript loops.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import { Worker } from 'node:worker_threads';
+
+/** Where a matrix lives: element (i, j) is data[offset + i·rowStride + j·colStride]. */
+export interface StridedMatrix {
+  data: Float32Array;
+  offset: number;
+  rowStride: number;
+  colStride: number;
+}
+
+// Node's type definitions leave WebAssembly to the DOM library; this module needs only these parts of it.
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Memory {
+    constructor(descriptor: { initial: number; maximum: number; shared: boolean });
+    readonly buffer: SharedArrayBuffer;
+    grow(pages: number): number;
+  }
+  class Instance {
+    constructor(module: Module, imports: Record<string, Record<string, unknown>>);
+    readonly exports: Record<string, unknown>;
+  }
+}
+
+interface Exports {
+  scratchBytes(): number;
+  sgemm(a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, k: number, i0: number, i1: number, j0: number, j1: number, scratch: number): void;
+}
+
+const PAGE = 65536;
+/** Below this many multiply-adds the JavaScript loop wins (no copies, no call). */
+const WASM_MIN_WORK = 4096;
+/** Below this many multiply-adds a product runs on the calling thread alone. */
+const THREAD_MIN_WORK = 1 << 20;
+/** Control block of a worker: state (0 idle, 1 job posted), ready flag, then the sgemm arguments. */
+const STATE = 0;
+const READY = 1;
+const ARGS = 2;
+
+/** The worker: instantiates the module on the shared memory, then runs posted blocks until the process ends. */
+const workerSource = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control } = workerData;
+const ctrl = new Int32Array(control);
+const { sgemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+Atomics.store(ctrl, ${READY}, 1);
+for (;;) {
+  Atomics.wait(ctrl, ${STATE}, 0);
+  const a = ctrl.subarray(${ARGS}, ${ARGS} + 14);
+  sgemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+  Atomics.store(ctrl, ${STATE}, 0);
+  Atomics.notify(ctrl, ${STATE});
+}
+`;
+
+interface Helper {
+  ctrl: Int32Array;
+  scratch: number;
+}
+
+class WasmGemm {
+  private readonly memory: WebAssembly.Memory;
+  private readonly kernel: Exports;
+  private readonly scratchBytes: number;
+  private readonly helpers: Helper[] = [];
+  /** Where operands start: after the scratch space of every thread. */
+  private readonly operandBase: number;
+
+  constructor(private readonly module: WebAssembly.Module, threads: number) {
+    this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    this.kernel = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as Exports;
+    this.scratchBytes = align(this.kernel.scratchBytes());
+    // the first page holds the module's own stack and data; thread t packs into scratch slot t
+    this.operandBase = PAGE + threads * this.scratchBytes;
+    for (let t = 1; t < threads; t++) this.helpers.push(this.startHelper(PAGE + t * this.scratchBytes));
+  }
+
+  private startHelper(scratch: number): Helper {
+    const control = new SharedArrayBuffer((ARGS + 14) * 4);
+    const worker = new Worker(workerSource, { eval: true, workerData: { module: this.module, memory: this.memory, control } });
+    worker.unref();
+    // a helper that fails to start simply never becomes ready, and its share is done on the calling thread
+    worker.on('error', () => undefined);
+    return { ctrl: new Int32Array(control), scratch };
+  }
+
+  /** out[outOffset ...] = A·B for an m×k A and a k×n B, C row-major. */
+  multiply(a: StridedMatrix, b: StridedMatrix, m: number, k: number, n: number, out: Float32Array, outOffset: number): void {
+    const aAt = this.operandBase;
+    const bAt = aAt + align(m * k * 4);
+    const cAt = bAt + align(k * n * 4);
+    this.reserve(cAt + m * n * 4);
+    const heap = new Float32Array(this.memory.buffer);
+    heap.set(a.data.subarray(a.offset, a.offset + m * k), aAt / 4);
+    heap.set(b.data.subarray(b.offset, b.offset + k * n), bAt / 4);
+    const ready = this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
+    const parts = m * n * k >= THREAD_MIN_WORK ? ready.length + 1 : 1;
+    // split the rows of C when there are more of them than columns, else the columns; whole tiles each
+    const byRows = m >= n;
+    const extent = byRows ? m : n;
+    const unit = byRows ? 4 : 8;
+    const share = Math.ceil(extent / unit / parts) * unit;
+    const args = (lo: number, hi: number, scratch: number): number[] => [
+      aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, n, k,
+      byRows ? lo : 0, byRows ? hi : m, byRows ? 0 : lo, byRows ? n : hi, scratch,
+    ];
+    const posted: Helper[] = [];
+    for (let p = 1; p < parts; p++) {
+      const lo = p * share;
+      if (lo >= extent) break;
+      const helper = ready[p - 1];
+      helper.ctrl.set(args(lo, Math.min(extent, lo + share), helper.scratch), ARGS);
+      Atomics.store(helper.ctrl, STATE, 1);
+      Atomics.notify(helper.ctrl, STATE);
+      posted.push(helper);
+    }
+    const own = args(0, Math.min(extent, share), PAGE) as Parameters<Exports['sgemm']>;
+    this.kernel.sgemm(...own);
+    for (const helper of posted) while (Atomics.load(helper.ctrl, STATE) !== 0) Atomics.wait(helper.ctrl, STATE, 1);
+    out.set(new Float32Array(this.memory.buffer, cAt, m * n), outOffset);
+  }
+
+  /** Grows the shared memory to at least `bytes`. */
+  private reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+  }
+}
+
+function align(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}
+
+/** The compiled module: dist/wasm/gemm.wasm, found from dist/src/engine/wasm or from src/engine/wasm. */
+function loadModule(): WebAssembly.Module | undefined {
+  for (const file of [path.join(__dirname, '..', '..', '..', 'wasm', 'gemm.wasm'), path.join(__dirname, '..', '..', '..', 'dist', 'wasm', 'gemm.wasm')]) {
+    if (!fs.existsSync(file)) continue;
+    // compile straight to optimised code: the baseline tier runs SIMD loops several times slower, and a
+    // product's first call would otherwise run on it
+    v8.setFlagsFromString('--no-liftoff');
+    try {
+      return new WebAssembly.Module(fs.readFileSync(file));
+    } finally {
+      v8.setFlagsFromString('--liftoff');
+    }
+  }
+  return undefined;
+}
+
+function threadCount(): number {
+  const cores = os.availableParallelism();
+  const cap = Number(process.env.RELULAB_THREADS);
+  return Number.isInteger(cap) && cap >= 1 ? Math.min(cap, cores) : cores;
+}
+
+let instance: WasmGemm | null | undefined;
+
+/** The WebAssembly kernel, or null where it is turned off, not built, or WebAssembly SIMD is missing. */
+function wasmGemm(): WasmGemm | null {
+  if (instance === undefined) {
+    instance = null;
+    if (process.env.RELULAB_WASM !== '0') {
+      try {
+        const module = loadModule();
+        if (module) instance = new WasmGemm(module, threadCount());
+      } catch {
+        instance = null;
+      }
+    }
+  }
+  return instance;
+}
+
+/** Whether the WebAssembly kernel takes an m×k by k×n product: it is available and the product big enough. */
+export function sgemmAvailable(m: number, k: number, n: number): boolean {
+  if (m * n * k < WASM_MIN_WORK) return false;
+  // the operands and the product must fit the 4 GiB a 32-bit memory can address
+  if ((m * k + k * n + m * n) * 4 > 2 ** 32 - 64 * 2 ** 20) return false;
+  return wasmGemm() !== null;
+}
+
+/** out[outOffset ...] = A·B on the WebAssembly kernel (check sgemmAvailable first). Each operand must be a dense row- or column-major block. */
+export function sgemm(a: StridedMatrix, b: StridedMatrix, m: number, k: number, n: number, out: Float32Array, outOffset: number): void {
+  (wasmGemm() as WasmGemm).multiply(a, b, m, k, n, out, outOffset);
+}
+
+/** Whether the WebAssembly kernel is in use (for diagnostics and the benchmarks). */
+export function wasmGemmAvailable(): boolean {
+  return wasmGemm() !== null;
+}
