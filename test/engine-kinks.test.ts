@@ -151,3 +151,28 @@ describe('NaN and kink counting', () => {
     expect(r.kinkHits()).toEqual({});
   });
 });
+
+describe('branch-free loops agree with the scalar definitions', () => {
+  const specials = [-Infinity, -3, -1e-40, -0, 0, 1e-40, 2.5, Infinity, NaN];
+  const cases: [string, object][] = [['relu', {}], ['relu', { gradAtZero: 0.5 }], ['relu', { gradAtZero: 1 }], ['leakyRelu', {}], ['leakyRelu', { negativeSlope: 0 }], ['leakyRelu', { negativeSlope: 0.2 }]];
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const [name, options] of cases) {
+      it(`${name} ${JSON.stringify(options)} in ${dtype}: values and gradients, signed zeros and NaN included`, () => {
+        const op = (r as unknown as Record<string, r.UnaryOp<Record<string, number>>>)[name];
+        const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+        for (const upstream of [1, -1, 2.5]) {
+          const x = r.tensor(specials, { dtype, requiresGrad: true });
+          const y = op(x, options);
+          y.backward(r.full([specials.length], upstream, { dtype }));
+          const ys = Array.from(y.dataSync());
+          const gs = Array.from(x.grad!.dataSync());
+          specials.forEach((v, i) => {
+            const { y: want, dy } = op.scalar(round(v), options);
+            expect(Object.is(ys[i], round(want)), `${name}(${v}) = ${ys[i]}, expected ${want}`).toBe(true);
+            expect(Object.is(gs[i], round(upstream * dy)), `${name}'(${v}) · ${upstream} = ${gs[i]}, expected ${upstream * dy}`).toBe(true);
+          });
+        }
+      });
+    }
+  }
+});

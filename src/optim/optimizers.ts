@@ -70,6 +70,12 @@ export class SGD extends Optimizer {
 
   protected update(p: { [i: number]: number }, o: number, g: ArrayLike<number>, [buf]: Float64Array[], n: number): void {
     const { momentum, dampening, nesterov, weightDecay } = this.options;
+    if (momentum === 0 && weightDecay === 0) {
+      // plain SGD, as PyTorch: the gradient as it is (no decay term added)
+      const lr = this.lr;
+      for (let i = 0; i < n; i++) p[o + i] -= lr * g[i];
+      return;
+    }
     // PyTorch starts the momentum buffer at the first gradient, not at zero
     const first = !this.started.has(buf);
     this.started.add(buf);

@@ -63,6 +63,27 @@ export const relu = defineUnary({
   derivative: (x, _y, { gradAtZero }) => (x > 0 ? 1 : x < 0 ? 0 : x === 0 ? gradAtZero : 1),
   kinks: () => [0],
   checks: [{ label: 'gradAtZero 0.5', shapes: [[3, 4]], call: (x): Tensor => relu(x, { gradAtZero: 0.5 }), kinks: [0] }],
+  // Random signs make branches mispredict; comparisons used as 0/1 do not. `+ 0` turns −0 into +0, and
+  // the (predictable) test for −∞ avoids 0·−∞ = NaN.
+  loops: {
+    forward: (xs, out) => {
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        out[i] = v === -Infinity ? 0 : +(v > 0) * v + 0;
+      }
+    },
+    backward: (g, xs, out, { gradAtZero }) => {
+      let hits = 0;
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        const zero = +(v === 0);
+        hits += zero;
+        // 1 above 0 (and for NaN), gradAtZero at 0, 0 below
+        out[i] = g[i] * (+(v > 0) + zero * gradAtZero + +(v !== v));
+      }
+      return hits;
+    },
+  },
 });
 
 /** x for x > 0, negativeSlope·x otherwise; the derivative at 0 is negativeSlope (PyTorch). */
@@ -73,6 +94,25 @@ export const leakyRelu = defineUnary({
   derivative: (x, _y, { negativeSlope }) => (x > 0 ? 1 : negativeSlope),
   kinks: () => [0],
   checks: [{ label: 'negativeSlope 0.2', shapes: [[3, 4]], call: (x): Tensor => leakyRelu(x, { negativeSlope: 0.2 }), kinks: [0] }],
+  loops: {
+    forward: (xs, out, { negativeSlope }) => {
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        const up = +(v > 0);
+        out[i] = v * (up + (1 - up) * negativeSlope);
+      }
+    },
+    backward: (g, xs, out, { negativeSlope }) => {
+      let hits = 0;
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        hits += +(v === 0);
+        const up = +(v > 0);
+        out[i] = g[i] * (up + (1 - up) * negativeSlope);
+      }
+      return hits;
+    },
+  },
 });
 
 /** x for x > 0, alpha·(eˣ − 1) otherwise; the derivative at 0 is alpha (PyTorch's `x <= 0` branch). */

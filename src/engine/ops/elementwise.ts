@@ -1,4 +1,4 @@
-import { allocate, floatResult, promote, type DType } from '../dtype';
+import { allocate, floatResult, promote, type DType, type TypedArray } from '../dtype';
 import { DTypeError, ValueError } from '../errors';
 import { registerOp, type GradCheck } from '../registry';
 import { broadcastShapes, sameShape } from '../shape';
@@ -53,7 +53,19 @@ export interface UnaryDef<P extends Params> {
   secondOrder?: boolean;
   /** Extra gradient checks, e.g. with non-default parameters. */
   checks?: readonly GradCheck[];
+  /**
+   * Branch-free loops for the hottest ops, equal to `forward` and `derivative` element for element (signed
+   * zeros and NaN included; test/engine-kinks.test.ts checks it). `backward` returns the kink hits it met.
+   */
+  loops?: UnaryLoops<P>;
 }
+
+export interface UnaryLoops<P extends Params> {
+  forward(xs: FloatArray, out: FloatArray, p: P): void;
+  backward(g: FloatArray, xs: FloatArray, out: FloatArray, p: P): number;
+}
+
+type FloatArray = Float32Array | Float64Array;
 
 /** A unary elementwise op: callable as `op(x, options)`, with its definition attached for plots and docs. */
 export interface UnaryOp<P extends Params> {
@@ -131,10 +143,22 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const p = resolve(options);
     const dtype = def.keepsInt && x.dtype === 'int32' ? 'int32' : floatResult(x.dtype);
     const xs = x.dataSync();
-    const ys = mapUnary(x, dtype, (v) => def.forward(v, p), forwardLoop);
+    const loops = dtype === 'int32' ? undefined : def.loops;
+    let ys: TypedArray;
+    if (loops) {
+      ys = allocate(dtype, xs.length);
+      loops.forward(xs as FloatArray, ys as FloatArray, p);
+    } else {
+      ys = mapUnary(x, dtype, (v) => def.forward(v, p), forwardLoop);
+    }
     const kinks = def.kinks?.(p) ?? [];
     const y = Tensor.fromData(ys, x.shape);
     const backward = (g: Tensor): Tensor[] => {
+      if (loops && !isGradEnabled()) {
+        const out = allocate(dtype, xs.length);
+        recordKinkHits(name, loops.backward(g.dataSync() as FloatArray, xs as FloatArray, out as FloatArray, p));
+        return [Tensor.fromData(out, x.shape)];
+      }
       if (kinks.length > 0) {
         let hits = 0;
         for (let i = 0; i < xs.length; i++) for (const k of kinks) if (xs[i] === k) hits++;

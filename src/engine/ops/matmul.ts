@@ -5,7 +5,8 @@ import { ShapeError } from '../errors';
 import { registerOp } from '../registry';
 import { broadcastShapes, formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, Tensor } from '../tensor';
-import { add, cast } from './elementwise';
+import { cast } from './elementwise';
+import { sum } from './reduce';
 import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './views';
 
 /**
@@ -127,13 +128,35 @@ registerOp('matmul', [
   { label: 'matrix-vector', shapes: [[3, 4], [4]], call: (a, b) => matmul(a, b) },
 ]);
 
-/** The affine map `x·Wᵀ + b` over the last dimension, with PyTorch's weight layout `[out, in]`. */
+/**
+ * The affine map `x·Wᵀ + b` over the last dimension, with PyTorch's weight layout `[out, in]`. One graph
+ * node, as PyTorch's addmm: the product reads Wᵀ in place, the bias is added to the fresh product, and the
+ * backward pass gives a contiguous weight gradient gᵀ·x directly.
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  if (x.shape[x.ndim - 1] !== weight.shape[1]) {
-    throw new ShapeError('linear', [x.shape, weight.shape], `input ${formatShape(x.shape)} has ${x.shape[x.ndim - 1]} features but the weight ${formatShape(weight.shape)} expects ${weight.shape[1]}`);
+  const op = 'linear';
+  if (weight.ndim !== 2) throw new ShapeError(op, [weight.shape], `the weight must be [out, in], got ${formatShape(weight.shape)}`);
+  const [outFeatures, inFeatures] = weight.shape;
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
+    throw new ShapeError(op, [x.shape, weight.shape], `input ${formatShape(x.shape)} has ${x.shape[x.ndim - 1] ?? 0} features but the weight ${formatShape(weight.shape)} expects ${inFeatures}`);
+  }
+  if (bias !== undefined && (bias.ndim !== 1 || bias.shape[0] !== outFeatures)) {
+    throw new ShapeError(op, [weight.shape, bias.shape], `the bias must be [${outFeatures}] for the weight ${formatShape(weight.shape)}, got ${formatShape(bias.shape)}`);
   }
   const lead = x.shape.slice(0, -1);
-  const y = matmul(reshape(x, [-1, weight.shape[1]]), transpose(weight));
-  const out = reshape(y, [...lead, weight.shape[0]]);
-  return bias === undefined ? out : add(out, bias);
+  const x2 = reshape(x, [-1, inFeatures]);
+  let product = matmul(x2.detach(), transpose(weight.detach()));
+  if (bias !== undefined && promote(product.dtype, bias.dtype) !== product.dtype) product = cast(product, promote(product.dtype, bias.dtype));
+  const data = product.storage.data;
+  if (bias !== undefined) {
+    const b = bias.dataSync();
+    for (let r = 0; r < data.length; r += outFeatures) for (let j = 0; j < outFeatures; j++) data[r + j] += b[j];
+  }
+  const inputs = bias === undefined ? [x2, weight] : [x2, weight, bias];
+  const y = fromOp(op, data, product.shape, inputs, (g) => [matmul(g, weight), matmul(transpose(g), x2), bias === undefined ? null : sum(g, 0)], [x2, weight]);
+  return reshape(y, [...lead, outFeatures]);
 }
+registerOp('linear', [
+  { shapes: [[3, 4], [5, 4], [5]], call: (x, w, b) => linear(x, w, b), secondOrder: true },
+  { label: 'no bias, 3-D input', shapes: [[2, 3, 4], [5, 4]], call: (x, w) => linear(x, w) },
+]);

@@ -1,0 +1,81 @@
+/** relulab's side of the benchmark: the same workloads as the peers, through the public API. */
+import os from 'node:os';
+import { add, conv2d, crossEntropy, manualSeed, matmul, nn, optim, relu, sum, tensor, type Tensor } from '../../src';
+import { wasmGemmAvailable } from '../../src/engine/wasm/gemm';
+import { CONV, emit, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
+
+const options = parseArgs(process.argv.slice(2));
+const peer = 'relulab';
+const threads = Math.min(Number(process.env.RELULAB_THREADS) || os.availableParallelism(), os.availableParallelism());
+process.stderr.write(`# relulab: WebAssembly matrix product ${wasmGemmAvailable() ? `on ${threads} thread(s)` : 'unavailable'}\n`);
+
+guarded(peer, 'matmul', options, () => {
+  for (const n of MATMUL_SIZES) {
+    const a = tensor(uniform(n * n, 1)).reshape([n, n]);
+    const b = tensor(uniform(n * n, 2)).reshape([n, n]);
+    const t = measure(() => matmul(a, b), perSize(options.quick));
+    emit({ peer, workload: 'matmul', size: `${n}`, threads, ...rate(2 * n ** 3, t, 1e6), unit: 'GFLOP/s', higherIsBetter: true });
+  }
+});
+
+guarded(peer, 'relu', options, () => {
+  for (const n of RELU_SIZES) {
+    const x = tensor(uniform(n, 3), { requiresGrad: true });
+    const dy = tensor(uniform(n, 4));
+    const t = measure(() => {
+      x.zeroGrad();
+      relu(x).backward(dy);
+    }, perSize(options.quick));
+    emit({ peer, workload: 'relu', size: n.toExponential(0), threads: 1, ...rate(20 * n, t, 1e6), unit: 'GB/s', higherIsBetter: true, note: 'fwd+bwd, 20 B/element' });
+  }
+});
+
+function mlpStep(): () => number {
+  manualSeed(0);
+  const [i, h1, h2, o] = MLP.dims;
+  const model = new nn.Sequential(new nn.Linear(i, h1), new nn.ReLU(), new nn.Linear(h1, h2), new nn.ReLU(), new nn.Linear(h2, o));
+  const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
+  const x = tensor(uniform(MLP.batch * i, 20)).reshape([MLP.batch, i]);
+  const labels = Array.from({ length: MLP.batch }, (_, k) => k % o);
+  return () => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.forward(x) as Tensor, labels);
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+}
+
+guarded(peer, 'mlp', options, () => {
+  const step = mlpStep();
+  const t = measure(step, perStep(options.quick));
+  emit({ peer, workload: 'mlp', size: 'batch 128, 784-256-128-10', threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: `${(MLP_FLOPS / (t.median * 1e6)).toFixed(1)} GFLOP/s` });
+});
+
+guarded(peer, 'conv', options, () => {
+  const { batch, size, cin, cout, k } = CONV;
+  const x = tensor(uniform(batch * cin * size * size, 30)).reshape([batch, cin, size, size]);
+  const w = tensor(uniform(cout * cin * k * k, 31, 1 / 3)).reshape([cout, cin, k, k]).detach();
+  w.requiresGrad = true;
+  const b = tensor(new Float32Array(cout), { requiresGrad: true });
+  const t = measure(() => {
+    w.zeroGrad();
+    b.zeroGrad();
+    sum(relu(conv2d(x, w, b, { padding: 'same' }))).backward();
+  }, perStep(options.quick));
+  emit({ peer, workload: 'conv', size: 'batch 32, 1→16, 3×3, 28×28', threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false });
+});
+
+guarded(peer, 'overhead', options, () => {
+  const a = tensor(uniform(OVERHEAD_SIZE, 5));
+  const b = tensor(uniform(OVERHEAD_SIZE, 6));
+  const t = measure(() => add(a, b), perSize(options.quick));
+  emit({ peer, workload: 'overhead', size: `add of ${OVERHEAD_SIZE}`, threads: 1, value: t.median * 1000, low: t.min * 1000, high: t.max * 1000, unit: 'µs', higherIsBetter: false });
+});
+
+guarded(peer, 'memory', options, () => {
+  const step = mlpStep();
+  const steps = options.quick ? MEMORY_STEPS / 5 : MEMORY_STEPS;
+  const rss = rssOver(steps, steps / 20, step);
+  emit({ peer, workload: 'memory', size: `${steps} MLP steps`, threads, value: rss.peak, low: rss.first, high: rss.last, unit: 'MB', higherIsBetter: false, note: `peak RSS; first ${rss.first.toFixed(0)}, last ${rss.last.toFixed(0)} MB` });
+});

@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: relulab and its peers, side by side in one run. Each peer runs in its own child process,
+ * one after another so they never share the cores: relulab, TensorFlow.js with its WebAssembly and its
+ * JavaScript backends, and PyTorch when Debian's python3-torch is installed. Prints a table per workload
+ * (median, min–max, and each peer against relulab) and writes every measurement as JSON.
+ *
+ *   npm run bench -- [--quick] [--only=matmul,relu,mlp,conv,overhead,memory] [--notebooks] [--json=FILE]
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Measurement } from './harness';
+
+const args = process.argv.slice(2);
+const root = path.join(__dirname, '..');
+const jsonFile = args.find((a) => a.startsWith('--json='))?.slice('--json='.length) ?? path.join(root, 'report', 'bench.json');
+const passOn = args.filter((a) => a === '--quick' || a.startsWith('--only='));
+const tsNode = require.resolve('ts-node/dist/bin.js');
+const python = '/usr/bin/python3';
+
+interface Peer {
+  name: string;
+  command: string;
+  args: string[];
+}
+
+function torchInstalled(): boolean {
+  return fs.existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+const peers: Peer[] = [
+  { name: 'relulab', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'relulab.ts'), ...passOn] },
+  { name: 'tfjs-wasm', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm', ...passOn] },
+  { name: 'tfjs-cpu', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=cpu', ...passOn] },
+];
+if (torchInstalled()) {
+  for (const threads of [1, 2]) peers.push({ name: `torch (${threads} thread${threads > 1 ? 's' : ''})`, command: python, args: [path.join(__dirname, 'peers', 'torch_bench.py'), `--threads=${threads}`, ...passOn] });
+} else {
+  process.stderr.write('# PyTorch is not installed (Debian python3-torch): its column is left out\n');
+}
+
+const results: Measurement[] = [];
+for (const peer of peers) {
+  process.stderr.write(`# running ${peer.name}\n`);
+  const run = spawnSync(peer.command, peer.args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
+  for (const line of run.stdout.split('\n')) if (line.startsWith('{')) results.push(JSON.parse(line) as Measurement);
+  if (run.status !== 0) process.stderr.write(`# ${peer.name} exited with ${run.status ?? run.signal}\n`);
+}
+
+if (args.includes('--notebooks')) {
+  // the full headless run of the tutorials, as `npm start` does it
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'relulab-bench-'));
+  for (const file of fs.readdirSync(path.join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb')).sort()) {
+    const t0 = performance.now();
+    const run = spawnSync(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'main.js'), 'run', path.join('notebooks', file), '--output-dir', out], { cwd: root, stdio: 'ignore' });
+    const seconds = (performance.now() - t0) / 1000;
+    results.push({ peer: 'relulab', workload: 'notebooks', size: file, value: seconds, low: seconds, high: seconds, unit: 's', higherIsBetter: false, note: run.status === 0 ? 'ok' : 'failed' });
+  }
+  fs.rmSync(out, { recursive: true, force: true });
+}
+
+fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
+fs.writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, results }, null, 1)}\n`);
+
+const fmt = (v: number) => (!Number.isFinite(v) ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
+const names = [...new Set(results.map((r) => r.peer))];
+const groups = [...new Set(results.map((r) => `${r.workload}\u0000${r.size}`))];
+let table = `| workload | size | unit | ${names.join(' | ')} | relulab vs best peer |\n|---|---|---|${names.map(() => '---|').join('')}---|\n`;
+for (const key of groups) {
+  const [workload, size] = key.split('\u0000');
+  const rows = results.filter((r) => r.workload === workload && r.size === size);
+  const ours = rows.find((r) => r.peer === 'relulab');
+  const cells = names.map((name) => {
+    const r = rows.find((x) => x.peer === name);
+    if (!r) return '';
+    if (r.error) return 'fails';
+    return workload === 'memory' ? `${fmt(r.value)} (${fmt(r.low)}→${fmt(r.high)})` : `${fmt(r.value)} [${fmt(r.low)}–${fmt(r.high)}]`;
+  });
+  const others = rows.filter((r) => r.peer !== 'relulab' && !r.error && Number.isFinite(r.value));
+  let ratio = '';
+  if (ours && !ours.error && others.length > 0) {
+    const best = others.reduce((a, b) => ((ours.higherIsBetter ? b.value > a.value : b.value < a.value) ? b : a));
+    const times = ours.higherIsBetter ? ours.value / best.value : best.value / ours.value;
+    ratio = `${times.toFixed(2)}× ${best.peer}`;
+  }
+  const unit = rows[0].unit;
+  table += `| ${workload} | ${size} | ${unit} | ${cells.join(' | ')} | ${ratio} |\n`;
+}
+process.stdout.write(table);
+process.stdout.write(`\nMedians [min–max]; memory shows peak RSS (first→last sample). Ratio > 1: relulab is faster (or leaner).\nJSON: ${path.relative(process.cwd(), jsonFile)}\n`);
