@@ -84,6 +84,23 @@ describe('conv2d and pooling match PyTorch', () => {
     expectClose(b.grad!.dataSync(), k.dbias, {}, 'dbias');
   });
 
+  // float32 takes the fused path: im2col over the batch and the WebAssembly matrix product
+  it.each(conv2d)('conv2d $label in float32', (k) => {
+    const f32 = (shape: number[], values: number[]) => r.tensor(values, { requiresGrad: true }).reshape(shape).detach();
+    const x = f32(k.x.shape, k.x.values);
+    const w = f32(k.weight.shape, k.weight.values);
+    const b = r.tensor(k.bias as number[]);
+    for (const t of [x, w, b]) t.requiresGrad = true;
+    const y = r.conv2d(x, w, b, k.options);
+    expect(y.dtype).toBe('float32');
+    y.backward(r.tensor(k.upstream as number[]).reshape(k.y.shape));
+    const tol = { rtol: 1e-4, atol: 1e-5 };
+    expectClose(y.dataSync(), k.y.values, tol, 'y');
+    expectClose(x.grad!.dataSync(), k.dx, tol, 'dx');
+    expectClose(w.grad!.dataSync(), k.dweight, tol, 'dweight');
+    expectClose(b.grad!.dataSync(), k.dbias, tol, 'dbias');
+  });
+
   it.each(pool)('$op $label', (k) => {
     const x = f64(k.x.shape, k.x.values, true);
     const fn = k.op === 'maxPool2d' ? r.maxPool2d : r.avgPool2d;

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as r from '../src';
 import { Generator, Tensor, type DType } from '../src';
+import { WASM_MIN_ELEMENTS } from '../src/engine/wasm/elementwise';
 
 type Unary = (x: Tensor, options?: object) => Tensor;
 const ops = r as unknown as Record<string, Unary>;
@@ -157,22 +158,30 @@ describe('branch-free loops agree with the scalar definitions', () => {
   const cases: [string, object][] = [['relu', {}], ['relu', { gradAtZero: 0.5 }], ['relu', { gradAtZero: 1 }], ['leakyRelu', {}], ['leakyRelu', { negativeSlope: 0 }], ['leakyRelu', { negativeSlope: 0.2 }]];
   for (const dtype of ['float32', 'float64'] as const) {
     for (const [name, options] of cases) {
-      it(`${name} ${JSON.stringify(options)} in ${dtype}: values and gradients, signed zeros and NaN included`, () => {
-        const op = (r as unknown as Record<string, r.UnaryOp<Record<string, number>>>)[name];
-        const round = dtype === 'float32' ? Math.fround : (v: number) => v;
-        for (const upstream of [1, -1, 2.5]) {
-          const x = r.tensor(specials, { dtype, requiresGrad: true });
-          const y = op(x, options);
-          y.backward(r.full([specials.length], upstream, { dtype }));
-          const ys = Array.from(y.dataSync());
-          const gs = Array.from(x.grad!.dataSync());
-          specials.forEach((v, i) => {
-            const { y: want, dy } = op.scalar(round(v), options);
-            expect(Object.is(ys[i], round(want)), `${name}(${v}) = ${ys[i]}, expected ${want}`).toBe(true);
-            expect(Object.is(gs[i], round(upstream * dy)), `${name}'(${v}) · ${upstream} = ${gs[i]}, expected ${upstream * dy}`).toBe(true);
-          });
-        }
-      });
+      // short arrays run the JavaScript loops, long ones (float32) the WebAssembly kernels
+      for (const copies of [1, Math.ceil(WASM_MIN_ELEMENTS / specials.length) + 1]) {
+        it(`${name} ${JSON.stringify(options)} in ${dtype}, ${copies * specials.length} elements: values, gradients and kink hits, signed zeros and NaN included`, () => {
+          const op = (r as unknown as Record<string, r.UnaryOp<Record<string, number>>>)[name];
+          const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+          const values = Array.from({ length: copies }, () => specials).flat();
+          // the last elements are left over from whole SIMD lanes: 2 of them
+          values.push(-7, 0);
+          for (const upstream of [1, -1, 2.5, 0.1]) {
+            r.diag.kinkHits.reset();
+            const x = r.tensor(values, { dtype, requiresGrad: true });
+            const y = op(x, options);
+            y.backward(r.full([values.length], upstream, { dtype }));
+            const ys = y.dataSync();
+            const gs = x.grad!.dataSync();
+            values.forEach((v, i) => {
+              const { y: want, dy } = op.scalar(round(v), options);
+              expect(Object.is(ys[i], round(want)), `${name}(${v}) = ${ys[i]}, expected ${want}`).toBe(true);
+              expect(Object.is(gs[i], round(round(upstream) * dy)), `${name}'(${v}) · ${upstream} = ${gs[i]}, expected ${upstream * dy}`).toBe(true);
+            });
+            expect(r.diag.kinkHits()[name]).toBe(2 * copies + 1);
+          }
+        });
+      }
     }
   }
 });

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import * as r from '../src';
 import { cast, contiguous, manualSeed, matmul, randn, transpose, type Tensor } from '../src';
 import { wasmGemmAvailable } from '../src/engine/wasm/gemm';
 
@@ -69,5 +70,57 @@ describe('WebAssembly matrix product', () => {
     const one = run('1');
     expect(one).toMatch(/^[0-9a-f]{64}$/);
     expect(run('2')).toBe(one);
+  });
+});
+
+describe('conv2d in float32 (im2col over the batch, WebAssembly products)', () => {
+  const configs: [string, number[], number[], r.Conv2dOptions, boolean][] = [
+    ['3×3 same with bias', [4, 3, 9, 11], [5, 3, 3, 3], { padding: 'same' }, true],
+    ['stride 2, padding 1, no bias', [2, 2, 10, 7], [3, 2, 3, 3], { stride: 2, padding: 1 }, false],
+    ['dilation 2, stride [1, 3], 2×4 kernel', [3, 1, 12, 13], [4, 1, 2, 4], { dilation: 2, stride: [1, 3] }, true],
+    ['kernel wider than the padded input rows reach', [1, 2, 5, 5], [2, 2, 5, 1], { padding: [0, 2] }, true],
+  ];
+  for (const [label, xs, ws, options, withBias] of configs) {
+    it(`${label}: values and every gradient agree with float64`, () => {
+      manualSeed(xs.reduce((a, b) => a * 7 + b, 1));
+      const x = randn(xs);
+      const w = randn(ws);
+      const b = randn([ws[0]]);
+      const run = (dtype: 'float32' | 'float64') => {
+        const [xi, wi, bi] = [x, w, b].map((t) => cast(t, dtype).detach());
+        for (const t of [xi, wi, bi]) t.requiresGrad = true;
+        const y = r.conv2d(xi, wi, withBias ? bi : undefined, options);
+        const upstream = cast(r.sin(r.arange(y.size).reshape(y.shape)), dtype);
+        y.backward(upstream);
+        return { y: y.dataSync(), dx: xi.grad!.dataSync(), dw: wi.grad!.dataSync(), db: withBias ? bi.grad!.dataSync() : new Float64Array(0) };
+      };
+      const single = run('float32');
+      const double = run('float64');
+      for (const key of ['y', 'dx', 'dw', 'db'] as const) {
+        expect(single[key].length, key).toBe(double[key].length);
+        const scale = Math.max(1, ...Array.from(double[key], Math.abs));
+        for (let i = 0; i < double[key].length; i++) expect(Math.abs(single[key][i] - double[key][i]) / scale, `${key}[${i}]`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('gradients of gradients go through the composed form', () => {
+    manualSeed(11);
+    const x = randn([2, 2, 6, 6]);
+    const w = randn([3, 2, 3, 3]);
+    const second = (dtype: 'float32' | 'float64') => {
+      const xi = cast(x, dtype).detach();
+      const wi = cast(w, dtype).detach();
+      xi.requiresGrad = true;
+      wi.requiresGrad = true;
+      const gx = r.grad((a: r.Tensor) => r.conv2d(a, wi, undefined, { padding: 1 }).square().sum())(xi);
+      gx.square().sum().backward();
+      return wi.grad!.dataSync();
+    };
+    const single = second('float32');
+    const double = second('float64');
+    const scale = Math.max(...Array.from(double, Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    for (let i = 0; i < double.length; i++) expect(Math.abs(single[i] - double[i]) / scale).toBeLessThan(1e-4);
   });
 });

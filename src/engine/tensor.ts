@@ -231,13 +231,21 @@ export function gatherStrided(t: Tensor, out: TypedArray): void {
     if (size > 0) out[0] = src[t.offset];
     return;
   }
+  if (strides.every((s, d) => s === 0 || shape[d] === 1)) {
+    // a broadcast scalar (e.g. the gradient of a sum)
+    out.fill(src[t.offset]);
+    return;
+  }
   const last = nd - 1;
   const inner = shape[last];
   const innerStride = strides[last];
   const index = new Array<number>(nd).fill(0);
   let base = t.offset;
   for (let o = 0; o < size; o += inner) {
-    for (let i = 0, p = base; i < inner; i++, p += innerStride) out[o + i] = src[p];
+    // contiguous and broadcast rows are block copies and fills
+    if (innerStride === 1) out.set(src.subarray(base, base + inner), o);
+    else if (innerStride === 0) out.fill(src[base], o, o + inner);
+    else for (let i = 0, p = base; i < inner; i++, p += innerStride) out[o + i] = src[p];
     // advance the outer index (odometer over dims 0..last-1)
     for (let d = last - 1; d >= 0; d--) {
       index[d]++;

@@ -5,6 +5,7 @@
  * Backward passes multiply the upstream gradient by the local derivative, so a zero derivative keeps the
  * sign of a negative upstream gradient (−0), as TensorFlow and TF.js do; PyTorch selects a literal +0.
  */
+import * as wasm from '../wasm/elementwise';
 import erf from '@stdlib/math-base-special-erf';
 import { allocate, floatResult } from '../dtype';
 import { ShapeError, ValueError } from '../errors';
@@ -67,12 +68,17 @@ export const relu = defineUnary({
   // the (predictable) test for −∞ avoids 0·−∞ = NaN.
   loops: {
     forward: (xs, out) => {
+      if (xs instanceof Float32Array && out instanceof Float32Array && wasm.reluForward(xs, out)) return;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         out[i] = v === -Infinity ? 0 : +(v > 0) * v + 0;
       }
     },
     backward: (g, xs, out, { gradAtZero }) => {
+      if (g instanceof Float32Array && xs instanceof Float32Array && out instanceof Float32Array) {
+        const hits = wasm.reluBackward(g, xs, out, gradAtZero);
+        if (hits !== undefined) return hits;
+      }
       let hits = 0;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
@@ -96,6 +102,7 @@ export const leakyRelu = defineUnary({
   checks: [{ label: 'negativeSlope 0.2', shapes: [[3, 4]], call: (x): Tensor => leakyRelu(x, { negativeSlope: 0.2 }), kinks: [0] }],
   loops: {
     forward: (xs, out, { negativeSlope }) => {
+      if (xs instanceof Float32Array && out instanceof Float32Array && wasm.leakyForward(xs, out, negativeSlope)) return;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         const up = +(v > 0);
@@ -103,6 +110,10 @@ export const leakyRelu = defineUnary({
       }
     },
     backward: (g, xs, out, { negativeSlope }) => {
+      if (g instanceof Float32Array && xs instanceof Float32Array && out instanceof Float32Array) {
+        const hits = wasm.leakyBackward(g, xs, out, negativeSlope);
+        if (hits !== undefined) return hits;
+      }
       let hits = 0;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];

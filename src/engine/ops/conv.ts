@@ -2,7 +2,8 @@ import { allocate } from '../dtype';
 import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, type Shape } from '../shape';
-import { fromOp, Tensor } from '../tensor';
+import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
+import { sgemm, wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
 import { max, mean } from './reduce';
@@ -145,11 +146,146 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor, options: Co
   const w: Window = { kh, kw, stride, dilation, pad };
   const [n, , h, wd] = x.shape;
   const [ho, wo] = outSize(w, h, wd);
-  const cols = unfold(x, w);
-  let y = reshape(matmul(reshape(weight, [outC, inC * kh * kw]), cols), [n, outC, ho, wo]);
-  if (bias !== undefined) y = add(y, reshape(bias, [outC, 1, 1]));
-  return unbatch(y);
+  const float32 = x.dtype === 'float32' && weight.dtype === 'float32' && (bias === undefined || bias.dtype === 'float32');
+  return unbatch(float32 && wasmGemmAvailable() ? conv2dFused(x, weight, bias, w, ho, wo) : conv2dComposed(x, weight, bias, w, ho, wo));
 }
+
+/** conv2d from differentiable ops: unfold, a batched product and a broadcast bias (any dtype, any order of gradients). */
+function conv2dComposed(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window, ho: number, wo: number): Tensor {
+  const [outC, inC, kh, kw] = weight.shape;
+  const y = reshape(matmul(reshape(weight, [outC, inC * kh * kw]), unfold(x, w)), [x.shape[0], outC, ho, wo]);
+  return bias === undefined ? y : add(y, reshape(bias, [outC, 1, 1]));
+}
+
+/**
+ * im2col for a whole batch: the [rows, N·Hout·Wout] matrix whose column b·L + l holds the window of output
+ * position l of sample b (rows beyond C·kh·kw are left for the caller). Each kernel offset copies the valid
+ * span of every output row, so the inner loop has no bounds tests; padding stays 0.
+ */
+function im2col(src: Float32Array, shape: Shape, w: Window, ho: number, wo: number, rows: number): Float32Array {
+  const [n, c, h, wd] = shape;
+  const l = ho * wo;
+  const nl = n * l;
+  const out = new Float32Array(rows * nl);
+  forEachSpan(shape, w, ho, wo, (row, b, ch, oi, ii, jj0, lo, hi, sj) => {
+    const s = ((b * c + ch) * h + ii) * wd + jj0;
+    const d = row * nl + b * l + oi * wo;
+    for (let oj = lo; oj < hi; oj++) out[d + oj] = src[s + oj * sj];
+  });
+  return out;
+}
+
+/** col2im, the adjoint of im2col: adds each column entry back to the input position it came from. */
+function col2im(cols: Float32Array, shape: Shape, w: Window, ho: number, wo: number): Float32Array {
+  const [n, c, h, wd] = shape;
+  const l = ho * wo;
+  const nl = n * l;
+  const out = new Float32Array(n * c * h * wd);
+  forEachSpan(shape, w, ho, wo, (row, b, ch, oi, ii, jj0, lo, hi, sj) => {
+    const s = ((b * c + ch) * h + ii) * wd + jj0;
+    const d = row * nl + b * l + oi * wo;
+    for (let oj = lo; oj < hi; oj++) out[s + oj * sj] += cols[d + oj];
+  });
+  return out;
+}
+
+/**
+ * Visits, for every row (channel, kernel offset) of the im2col matrix, sample and output row whose input
+ * row is inside the image, the span [lo, hi) of output columns whose input column jj0 + oj·sj is inside too.
+ */
+function forEachSpan(
+  shape: Shape, w: Window, ho: number, wo: number,
+  visit: (row: number, b: number, ch: number, oi: number, ii: number, jj0: number, lo: number, hi: number, sj: number) => void,
+): void {
+  const [n, c, h, wd] = shape;
+  const [si, sj] = w.stride;
+  for (let ch = 0; ch < c; ch++) {
+    for (let ki = 0; ki < w.kh; ki++) {
+      for (let kj = 0; kj < w.kw; kj++) {
+        const row = (ch * w.kh + ki) * w.kw + kj;
+        const jj0 = kj * w.dilation[1] - w.pad[2];
+        // jj0 + oj·sj ∈ [0, wd)
+        const lo = Math.max(0, Math.ceil(-jj0 / sj));
+        const hi = Math.min(wo, Math.floor((wd - 1 - jj0) / sj) + 1);
+        if (lo >= hi) continue;
+        for (let b = 0; b < n; b++) {
+          for (let oi = 0; oi < ho; oi++) {
+            const ii = oi * si - w.pad[0] + ki * w.dilation[0];
+            if (ii >= 0 && ii < h) visit(row, b, ch, oi, ii, jj0, lo, hi, sj);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * conv2d in float32 as two matrix products over the whole batch (PyTorch's im2col + GEMM). The bias rides
+ * along as a row of ones in the columns, so the forward product adds it and the weight-gradient product
+ * sums it. Gradients of gradients go through conv2dComposed.
+ */
+function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window, ho: number, wo: number): Tensor {
+  const [n] = x.shape;
+  const [outC] = weight.shape;
+  const k = weight.size / outC;
+  const l = ho * wo;
+  const nl = n * l;
+  const rows = bias === undefined ? k : k + 1;
+  const cols = im2col(x.dataSync() as Float32Array, x.shape, w, ho, wo, rows);
+  if (bias !== undefined) cols.fill(1, k * nl);
+  const wd = weight.dataSync() as Float32Array;
+  const wb = new Float32Array(outC * rows);
+  const bd = bias?.dataSync();
+  for (let o = 0; o < outC; o++) {
+    wb.set(wd.subarray(o * k, o * k + k), o * rows);
+    if (bd !== undefined) wb[o * rows + k] = bd[o];
+  }
+  const product = new Float32Array(outC * nl);
+  sgemm({ data: wb, offset: 0, rowStride: rows, colStride: 1 }, { data: cols, offset: 0, rowStride: nl, colStride: 1 }, outC, rows, nl, product, 0);
+  // [outC, N, L] → [N, outC, L]
+  const out = new Float32Array(n * outC * l);
+  for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) out.set(product.subarray(o * nl + b * l, o * nl + b * l + l), (b * outC + o) * l);
+  const inputs = bias === undefined ? [x, weight] : [x, weight, bias];
+  const backward = (g: Tensor): (Tensor | null)[] => {
+    if (isGradEnabled()) {
+      // recording the backward pass: differentiate the composed form instead
+      const grads = runBackward([conv2dComposed(x, weight, bias, w, ho, wo)], [g], { createGraph: true, retainGraph: true }, inputs);
+      return inputs.map((t) => grads.get(t) ?? null);
+    }
+    const gd = g.dataSync() as Float32Array;
+    const gp = new Float32Array(outC * nl);
+    for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) gp.set(gd.subarray((b * outC + o) * l, (b * outC + o + 1) * l), o * nl + b * l);
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (weight.requiresGrad || bias?.requiresGrad) {
+      // [outC, rows] = G·colsᵀ; its last column is the bias gradient
+      const dwb = new Float32Array(outC * rows);
+      sgemm({ data: gp, offset: 0, rowStride: nl, colStride: 1 }, { data: cols, offset: 0, rowStride: 1, colStride: nl }, outC, nl, rows, dwb, 0);
+      const dwd = new Float32Array(outC * k);
+      const dbd = new Float32Array(outC);
+      for (let o = 0; o < outC; o++) {
+        dwd.set(dwb.subarray(o * rows, o * rows + k), o * k);
+        if (bias !== undefined) dbd[o] = dwb[o * rows + k];
+      }
+      dw = Tensor.fromData(dwd, weight.shape);
+      db = Tensor.fromData(dbd, [outC]);
+    }
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      // [k, N·L] = Wᵀ·G, then back to image positions
+      const dcols = new Float32Array(k * nl);
+      sgemm({ data: wd, offset: 0, rowStride: 1, colStride: k }, { data: gp, offset: 0, rowStride: nl, colStride: 1 }, k, outC, nl, dcols, 0);
+      dx = Tensor.fromData(col2im(dcols, x.shape, w, ho, wo), x.shape);
+    }
+    return bias === undefined ? [dx, dw] : [dx, dw, db];
+  };
+  return fromOp('conv2d', out, [n, outC, ho, wo], inputs, backward, inputs);
+}
+
+registerOp('conv2d', [
+  { shapes: [[2, 2, 5, 6], [3, 2, 3, 2], [3]], call: (x, w, b) => conv2d(x, w, b, { padding: 1, stride: [1, 2] }), secondOrder: true },
+  { label: "dilated, 'same', no bias", shapes: [[1, 2, 6, 6], [2, 2, 3, 3]], call: (x, w) => conv2d(x, w, undefined, { padding: 'same', dilation: 2 }) },
+]);
 
 export interface Pool2dOptions {
   /** Defaults to the kernel size. */

@@ -6,14 +6,11 @@
  * (one per extra core) that run the same module on the same memory; each element of C is computed by one
  * thread in a fixed order, so results are bit-identical whatever the thread count.
  *
- * `RELULAB_THREADS=n` caps the threads (1 disables the workers); `RELULAB_WASM=0` turns the kernel off,
- * leaving the plain JavaScript loops.
+ * `RELULAB_THREADS=n` caps the threads (1 disables the workers); `RELULAB_WASM=0` turns the kernels off.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { loadWasm, PAGE } from './load';
 
 /** Where a matrix lives: element (i, j) is data[offset + i·rowStride + j·colStride]. */
 export interface StridedMatrix {
@@ -23,28 +20,11 @@ export interface StridedMatrix {
   colStride: number;
 }
 
-// Node's type definitions leave WebAssembly to the DOM library; this module needs only these parts of it.
-declare namespace WebAssembly {
-  class Module {
-    constructor(bytes: Uint8Array);
-  }
-  class Memory {
-    constructor(descriptor: { initial: number; maximum: number; shared: boolean });
-    readonly buffer: SharedArrayBuffer;
-    grow(pages: number): number;
-  }
-  class Instance {
-    constructor(module: Module, imports: Record<string, Record<string, unknown>>);
-    readonly exports: Record<string, unknown>;
-  }
-}
-
 interface Exports {
   scratchBytes(): number;
   sgemm(a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, k: number, i0: number, i1: number, j0: number, j1: number, scratch: number): void;
 }
 
-const PAGE = 65536;
 /** Below this many multiply-adds the JavaScript loop wins (no copies, no call). */
 const WASM_MIN_WORK = 4096;
 /** Below this many multiply-adds a product runs on the calling thread alone. */
@@ -148,22 +128,6 @@ function align(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
-/** The compiled module: dist/wasm/gemm.wasm, found from dist/src/engine/wasm or from src/engine/wasm. */
-function loadModule(): WebAssembly.Module | undefined {
-  for (const file of [path.join(__dirname, '..', '..', '..', 'wasm', 'gemm.wasm'), path.join(__dirname, '..', '..', '..', 'dist', 'wasm', 'gemm.wasm')]) {
-    if (!fs.existsSync(file)) continue;
-    // compile straight to optimised code: the baseline tier runs SIMD loops several times slower, and a
-    // product's first call would otherwise run on it
-    v8.setFlagsFromString('--no-liftoff');
-    try {
-      return new WebAssembly.Module(fs.readFileSync(file));
-    } finally {
-      v8.setFlagsFromString('--liftoff');
-    }
-  }
-  return undefined;
-}
-
 function threadCount(): number {
   const cores = os.availableParallelism();
   const cap = Number(process.env.RELULAB_THREADS);
@@ -176,10 +140,10 @@ let instance: WasmGemm | null | undefined;
 function wasmGemm(): WasmGemm | null {
   if (instance === undefined) {
     instance = null;
-    if (process.env.RELULAB_WASM !== '0') {
+    const module = loadWasm('gemm');
+    if (module) {
       try {
-        const module = loadModule();
-        if (module) instance = new WasmGemm(module, threadCount());
+        instance = new WasmGemm(module, threadCount());
       } catch {
         instance = null;
       }

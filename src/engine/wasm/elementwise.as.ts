@@ -1,0 +1,73 @@
+// AssemblyScript, compiled to WebAssembly SIMD at build time (see package.json "build:wasm").
+//
+// Float32 loops of the hottest activations, four lanes at a time, each equal element for element to the
+// scalar definitions in ops/activations.ts (signed zeros and NaN included). Arrays are byte offsets into
+// this module's own memory; n is a multiple of 4 (the caller pads).
+
+/** relu: max(x, 0), which maps −0 to +0 and keeps NaN. */
+export function reluForward(x: usize, y: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.max(v128.load(x + o), zero));
+  }
+}
+
+/**
+ * g·relu'(x): 1 above 0 and for NaN, gradAtZero at ±0, 0 below. gradAtZero must be exact in f32 (the caller
+ * checks), so that the f32 product equals JavaScript's. Returns how many x were exactly 0.
+ */
+export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32): i32 {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  const atZero = f32x4.splat(gradAtZero);
+  let hits = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const pass = v128.or(f32x4.gt(v, zero), f32x4.ne(v, v));
+    const isZero = f32x4.eq(v, zero);
+    const d = v128.bitselect(atZero, v128.and(pass, one), isZero);
+    v128.store(out + o, f32x4.mul(v128.load(g + o), d));
+    hits = i32x4.sub(hits, isZero);
+  }
+  return i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
+}
+
+/**
+ * a·s for f32 lanes a and a double s, rounded once to f32: what JavaScript computes when it multiplies a
+ * Float32Array element by a number and stores the product back.
+ */
+// @ts-ignore: decorator
+@inline
+function scale(a: v128, s: v128): v128 {
+  const lo = f64x2.mul(f64x2.promote_low_f32x4(a), s);
+  const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<u32>(a, a, 2, 3, 0, 1)), s);
+  return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** leaky relu: x above 0, slope·x otherwise (NaN included). */
+export function leakyForward(x: usize, y: usize, n: i32, slope: f64): void {
+  const zero = f32x4.splat(0);
+  const s = f64x2.splat(slope);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    v128.store(y + o, v128.bitselect(v, scale(v, s), f32x4.gt(v, zero)));
+  }
+}
+
+/** g·leaky'(x): g above 0, slope·g otherwise. Returns how many x were exactly 0. */
+export function leakyBackward(x: usize, g: usize, out: usize, n: i32, slope: f64): i32 {
+  const zero = f32x4.splat(0);
+  const s = f64x2.splat(slope);
+  let hits = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const gv = v128.load(g + o);
+    v128.store(out + o, v128.bitselect(gv, scale(gv, s), f32x4.gt(v, zero)));
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
+  }
+  return i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
+}

@@ -1,0 +1,71 @@
+/**
+ * The float32 activation loops in WebAssembly SIMD (elementwise.as.ts). V8 re-checks a typed array on
+ * every element of a JavaScript loop, so large arrays go faster copied into the module's own memory,
+ * run four lanes at a time, and copied back.
+ */
+import { loadWasm, PAGE } from './load';
+
+/** Below this many elements the JavaScript loop wins (no copies, no call). */
+export const WASM_MIN_ELEMENTS = 4096;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  reluForward(x: number, y: number, n: number): void;
+  reluBackward(x: number, g: number, out: number, n: number, gradAtZero: number): number;
+  leakyForward(x: number, y: number, n: number, slope: number): void;
+  leakyBackward(x: number, g: number, out: number, n: number, slope: number): number;
+}
+
+let kernels: Exports | null | undefined;
+
+function instance(): Exports | null {
+  if (kernels === undefined) {
+    const module = loadWasm('elementwise');
+    kernels = module ? (new WebAssembly.Instance(module).exports as unknown as Exports) : null;
+  }
+  return kernels;
+}
+
+/**
+ * Copies `inputs` into the module's memory (each padded to whole lanes, from byte PAGE on), runs `call`
+ * with their byte offsets and that of the output, and copies the output into `out`. Returns call's result,
+ * or undefined (having done nothing) when the kernels are unavailable or the arrays are small.
+ */
+function run(inputs: readonly Float32Array[], out: Float32Array, call: (k: Exports, at: number[], n: number) => number | void): number | undefined {
+  const n = out.length;
+  if (n < WASM_MIN_ELEMENTS) return undefined;
+  const k = instance();
+  if (k === null) return undefined;
+  const stride = Math.ceil(n / 16) * 64;
+  const at = Array.from({ length: inputs.length + 1 }, (_, i) => PAGE + i * stride);
+  const need = PAGE + (inputs.length + 1) * stride;
+  const have = k.memory.buffer.byteLength;
+  if (need > 2 ** 32) return undefined;
+  if (need > have) k.memory.grow(Math.ceil((need - have) / PAGE));
+  const heap = new Float32Array(k.memory.buffer);
+  inputs.forEach((input, i) => heap.set(input, at[i] / 4));
+  // padding lanes read 1: no kink hits, no NaN
+  for (const a of at) heap.fill(1, a / 4 + n, a / 4 + Math.ceil(n / 4) * 4);
+  const result = call(k, at, Math.ceil(n / 4) * 4);
+  out.set(heap.subarray(at[inputs.length] / 4, at[inputs.length] / 4 + n));
+  return result ?? 0;
+}
+
+/** relu into `out`; false when the JavaScript loop should do it. */
+export function reluForward(xs: Float32Array, out: Float32Array): boolean {
+  return run([xs], out, (k, [x, y], n) => k.reluForward(x, y, n)) !== undefined;
+}
+
+/** g·relu'(x) into `out`, returning the kink hits, or undefined when the JavaScript loop should do it. */
+export function reluBackward(g: Float32Array, xs: Float32Array, out: Float32Array, gradAtZero: number): number | undefined {
+  if (Math.fround(gradAtZero) !== gradAtZero) return undefined;
+  return run([xs, g], out, (k, [x, gr, o], n) => k.reluBackward(x, gr, o, n, gradAtZero));
+}
+
+export function leakyForward(xs: Float32Array, out: Float32Array, slope: number): boolean {
+  return run([xs], out, (k, [x, y], n) => k.leakyForward(x, y, n, slope)) !== undefined;
+}
+
+export function leakyBackward(g: Float32Array, xs: Float32Array, out: Float32Array, slope: number): number | undefined {
+  return run([xs, g], out, (k, [x, gr, o], n) => k.leakyBackward(x, gr, o, n, slope));
+}
