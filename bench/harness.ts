@@ -108,6 +108,13 @@ export function emit(record: Measurement): void {
   process.stdout.write(`${JSON.stringify(record)}\n`);
 }
 
+/** The size label of the single-size workloads, shared so that a failure lands in the right row. */
+export const SIZE_LABEL = {
+  mlp: 'batch 128, 784-256-128-10',
+  conv: 'batch 32, 1→16, 3×3, 28×28',
+  overhead: `add of ${OVERHEAD_SIZE}`,
+} as const;
+
 /** A workload that a peer cannot run is recorded with its error, and the others go on. */
 export function guarded(peer: string, workload: Workload, options: Options, fn: () => void): void {
   if (!options.only.has(workload)) return;
@@ -116,7 +123,8 @@ export function guarded(peer: string, workload: Workload, options: Options, fn: 
   } catch (e) {
     const error = String((e as Error)?.message ?? e).split('\n')[0];
     process.stderr.write(`# ${peer} ${workload} failed: ${error}\n`);
-    emit({ peer, workload, size: '', value: NaN, low: NaN, high: NaN, unit: 'ms', higherIsBetter: false, error });
+    const size = workload in SIZE_LABEL ? SIZE_LABEL[workload as keyof typeof SIZE_LABEL] : '';
+    emit({ peer, workload, size, value: NaN, low: NaN, high: NaN, unit: 'ms', higherIsBetter: false, error });
   }
 }
 

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { add, conv2d, crossEntropy, manualSeed, matmul, nn, optim, relu, sum, tensor, type Tensor } from '../../src';
 import { wasmGemmAvailable } from '../../src/engine/wasm/gemm';
-import { CONV, emit, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
+import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 const options = parseArgs(process.argv.slice(2));
 const peer = 'relulab';
@@ -49,7 +49,7 @@ function mlpStep(): () => number {
 guarded(peer, 'mlp', options, () => {
   const step = mlpStep();
   const t = measure(step, perStep(options.quick));
-  emit({ peer, workload: 'mlp', size: 'batch 128, 784-256-128-10', threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: `${(MLP_FLOPS / (t.median * 1e6)).toFixed(1)} GFLOP/s` });
+  emit({ peer, workload: 'mlp', size: SIZE_LABEL.mlp, threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: `${(MLP_FLOPS / (t.median * 1e6)).toFixed(1)} GFLOP/s` });
 });
 
 guarded(peer, 'conv', options, () => {
@@ -63,14 +63,14 @@ guarded(peer, 'conv', options, () => {
     b.zeroGrad();
     sum(relu(conv2d(x, w, b, { padding: 'same' }))).backward();
   }, perStep(options.quick));
-  emit({ peer, workload: 'conv', size: 'batch 32, 1→16, 3×3, 28×28', threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false });
+  emit({ peer, workload: 'conv', size: SIZE_LABEL.conv, threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false });
 });
 
 guarded(peer, 'overhead', options, () => {
   const a = tensor(uniform(OVERHEAD_SIZE, 5));
   const b = tensor(uniform(OVERHEAD_SIZE, 6));
   const t = measure(() => add(a, b), perSize(options.quick));
-  emit({ peer, workload: 'overhead', size: `add of ${OVERHEAD_SIZE}`, threads: 1, value: t.median * 1000, low: t.min * 1000, high: t.max * 1000, unit: 'µs', higherIsBetter: false });
+  emit({ peer, workload: 'overhead', size: SIZE_LABEL.overhead, threads: 1, value: t.median * 1000, low: t.min * 1000, high: t.max * 1000, unit: 'µs', higherIsBetter: false });
 });
 
 guarded(peer, 'memory', options, () => {

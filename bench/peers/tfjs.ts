@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { CONV, emit, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
+import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
 
   guarded(peer, 'mlp', options, () => {
     const t = measure(mlpStep(), perStep(options.quick));
-    emit({ peer, workload: 'mlp', size: 'batch 128, 784-256-128-10', threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: `${(MLP_FLOPS / (t.median * 1e6)).toFixed(1)} GFLOP/s` });
+    emit({ peer, workload: 'mlp', size: SIZE_LABEL.mlp, threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: `${(MLP_FLOPS / (t.median * 1e6)).toFixed(1)} GFLOP/s` });
   });
 
   guarded(peer, 'conv', options, () => {
@@ -81,14 +81,14 @@ async function main(): Promise<void> {
       }
       value.dispose();
     }, perStep(options.quick));
-    emit({ peer, workload: 'conv', size: 'batch 32, 1→16, 3×3, 28×28', threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: 'NHWC' });
+    emit({ peer, workload: 'conv', size: SIZE_LABEL.conv, threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: 'NHWC' });
   });
 
   guarded(peer, 'overhead', options, () => {
     const a = tf.tensor1d(uniform(OVERHEAD_SIZE, 5));
     const b = tf.tensor1d(uniform(OVERHEAD_SIZE, 6));
     const t = measure(() => tf.add(a, b).dispose(), perSize(options.quick));
-    emit({ peer, workload: 'overhead', size: `add of ${OVERHEAD_SIZE}`, threads, value: t.median * 1000, low: t.min * 1000, high: t.max * 1000, unit: 'µs', higherIsBetter: false });
+    emit({ peer, workload: 'overhead', size: SIZE_LABEL.overhead, threads, value: t.median * 1000, low: t.min * 1000, high: t.max * 1000, unit: 'µs', higherIsBetter: false });
   });
 
   guarded(peer, 'memory', options, () => {

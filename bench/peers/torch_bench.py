@@ -82,6 +82,9 @@ def per_step():
     return dict(samples=15 if QUICK else 50, inner=1, budget_ms=1e9, warmup_ms=500.0)
 
 
+SIZE_LABEL = {'mlp': 'batch 128, 784-256-128-10', 'conv': 'batch 32, 1→16, 3×3, 28×28', 'overhead': 'add of 1000'}
+
+
 def guarded(workload, fn):
     if workload not in ONLY:
         return
@@ -89,7 +92,7 @@ def guarded(workload, fn):
         fn()
     except Exception as e:  # a workload that fails is recorded, and the others go on
         print(f'# {PEER} {workload} failed: {e}', file=sys.stderr)
-        emit(workload=workload, size='', value=None, low=None, high=None, unit='ms', higherIsBetter=False, error=str(e).split('\n')[0])
+        emit(workload=workload, size=SIZE_LABEL.get(workload, ''), value=None, low=None, high=None, unit='ms', higherIsBetter=False, error=str(e).split('\n')[0])
 
 
 def bench_matmul():

@@ -3,7 +3,7 @@ import { DTypeError, ValueError } from '../errors';
 import { registerOp, type GradCheck } from '../registry';
 import { broadcastShapes, sameShape } from '../shape';
 import { fromOp, isGradEnabled, record, Tensor } from '../tensor';
-import { mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
+import { binaryLoops, mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
 
 /** A tensor or a plain number, which acts as a 0-d tensor of the other operand's dtype. */
 export type TensorLike = Tensor | number;
@@ -221,11 +221,12 @@ export type BinaryOp = (a: TensorLike, b: TensorLike) => Tensor;
 
 function defineBinary(def: BinaryDef): BinaryOp {
   const { name } = def;
+  const loops = binaryLoops();
   const op = (left: TensorLike, right: TensorLike): Tensor => {
     const [a, b] = operands(name, left, right);
     const shape = broadcastShapes(name, a.shape, b.shape);
     const dtype = def.floatOut ? floatResult(promote(a.dtype, b.dtype)) : promote(a.dtype, b.dtype);
-    const data = mapBinary(a, b, shape, dtype, def.forward);
+    const data = mapBinary(a, b, shape, dtype, def.forward, loops);
     const y: Tensor = fromOp(name, data, shape, [a, b], (g) => def.backward(a, b, y, g), [a, b]);
     return y;
   };

@@ -33,64 +33,74 @@ export function broadcastStrides(t: Tensor, shape: Shape): number[] {
   return out;
 }
 
+type Out = { [i: number]: number };
+type Binary = (x: number, y: number) => number;
+
+/** The loops of a binary op; self-contained, so that each op can run its own copies (see binaryLoops). */
+const sharedBinaryLoops = {
+  same: (x: ArrayLike<number>, oa: number, y: ArrayLike<number>, ob: number, out: Out, size: number, f: Binary): void => {
+    for (let i = 0; i < size; i++) out[i] = f(x[oa + i], y[ob + i]);
+  },
+  scalarRight: (x: ArrayLike<number>, oa: number, s: number, out: Out, size: number, f: Binary): void => {
+    for (let i = 0; i < size; i++) out[i] = f(x[oa + i], s);
+  },
+  scalarLeft: (s: number, y: ArrayLike<number>, ob: number, out: Out, size: number, f: Binary): void => {
+    for (let i = 0; i < size; i++) out[i] = f(s, y[ob + i]);
+  },
+  /** Walks both operands with their broadcast strides, the last dimension innermost. */
+  strided: (x: ArrayLike<number>, pa: number, sa: number[], y: ArrayLike<number>, pb: number, sb: number[], shape: readonly number[], out: Out, size: number, f: Binary): void => {
+    const nd = shape.length;
+    const last = nd - 1;
+    const inner = shape[last];
+    const ia = sa[last];
+    const ib = sb[last];
+    const index = new Array<number>(nd).fill(0);
+    for (let o = 0; o < size; o += inner) {
+      for (let i = 0, qa = pa, qb = pb; i < inner; i++, qa += ia, qb += ib) out[o + i] = f(x[qa], y[qb]);
+      for (let d = last - 1; d >= 0; d--) {
+        index[d]++;
+        pa += sa[d];
+        pb += sb[d];
+        if (index[d] < shape[d]) break;
+        pa -= sa[d] * shape[d];
+        pb -= sb[d] * shape[d];
+        index[d] = 0;
+      }
+    }
+  },
+};
+
+export type BinaryLoops = typeof sharedBinaryLoops;
+
+/** Fresh copies of the binary loops for one op: shared by every op, their call to `f` would go megamorphic. */
+export function binaryLoops(): BinaryLoops {
+  return {
+    same: monomorphicCopy(sharedBinaryLoops.same),
+    scalarRight: monomorphicCopy(sharedBinaryLoops.scalarRight),
+    scalarLeft: monomorphicCopy(sharedBinaryLoops.scalarLeft),
+    strided: monomorphicCopy(sharedBinaryLoops.strided),
+  };
+}
+
 /**
  * `out[i] = f(a[i], b[i])` over the broadcast shape. Contiguous same-shape and scalar operands take straight
  * loops; anything else walks both operands with their broadcast strides (views need no copy).
  */
-export function mapBinary(a: Tensor, b: Tensor, shape: Shape, dtype: DType, f: (x: number, y: number) => number): TypedArray {
+export function mapBinary(a: Tensor, b: Tensor, shape: Shape, dtype: DType, f: Binary, loops: BinaryLoops = sharedBinaryLoops): TypedArray {
   const size = sizeOf(shape);
   const out = allocate(dtype, size);
   const sameA = a.size === size && a.ndim === shape.length;
   const sameB = b.size === size && b.ndim === shape.length;
   if (sameA && sameB && a.isContiguous() && b.isContiguous()) {
-    const x = a.storage.data;
-    const y = b.storage.data;
-    const oa = a.offset;
-    const ob = b.offset;
-    for (let i = 0; i < size; i++) out[i] = f(x[oa + i], y[ob + i]);
-    return out;
-  }
-  if (b.size === 1 && sameA && a.isContiguous()) {
-    const x = a.storage.data;
-    const oa = a.offset;
-    const s = b.storage.data[b.offset];
-    for (let i = 0; i < size; i++) out[i] = f(x[oa + i], s);
-    return out;
-  }
-  if (a.size === 1 && sameB && b.isContiguous()) {
-    const y = b.storage.data;
-    const ob = b.offset;
-    const s = a.storage.data[a.offset];
-    for (let i = 0; i < size; i++) out[i] = f(s, y[ob + i]);
-    return out;
-  }
-  const nd = shape.length;
-  if (nd === 0) {
+    loops.same(a.storage.data, a.offset, b.storage.data, b.offset, out, size, f);
+  } else if (b.size === 1 && sameA && a.isContiguous()) {
+    loops.scalarRight(a.storage.data, a.offset, b.storage.data[b.offset], out, size, f);
+  } else if (a.size === 1 && sameB && b.isContiguous()) {
+    loops.scalarLeft(a.storage.data[a.offset], b.storage.data, b.offset, out, size, f);
+  } else if (shape.length === 0) {
     out[0] = f(a.storage.data[a.offset], b.storage.data[b.offset]);
-    return out;
-  }
-  const sa = broadcastStrides(a, shape);
-  const sb = broadcastStrides(b, shape);
-  const x = a.storage.data;
-  const y = b.storage.data;
-  const last = nd - 1;
-  const inner = shape[last];
-  const ia = sa[last];
-  const ib = sb[last];
-  const index = new Array<number>(nd).fill(0);
-  let pa = a.offset;
-  let pb = b.offset;
-  for (let o = 0; o < size; o += inner) {
-    for (let i = 0, qa = pa, qb = pb; i < inner; i++, qa += ia, qb += ib) out[o + i] = f(x[qa], y[qb]);
-    for (let d = last - 1; d >= 0; d--) {
-      index[d]++;
-      pa += sa[d];
-      pb += sb[d];
-      if (index[d] < shape[d]) break;
-      pa -= sa[d] * shape[d];
-      pb -= sb[d] * shape[d];
-      index[d] = 0;
-    }
+  } else {
+    loops.strided(a.storage.data, a.offset, broadcastStrides(a, shape), b.storage.data, b.offset, broadcastStrides(b, shape), shape, out, size, f);
   }
   return out;
 }
