@@ -59,6 +59,15 @@ describe('WebAssembly matrix product', () => {
     expect(relativeError(a, b, matmul(a, b))).toBeLessThan(1e-6);
   });
 
+  it('uses fused multiply-adds only where the CPU fuses them, and RELULAB_FMA=0 declines them', () => {
+    const root = path.join(__dirname, '..');
+    const script = `const g = require(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'wasm', 'gemm.js'))}); console.log(g.wasmGemmKind());`;
+    const kind = (env: Record<string, string>) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
+    expect(['fused multiply-add', 'multiply and add']).toContain(kind({}));
+    expect(kind({ RELULAB_FMA: '0' })).toBe('multiply and add');
+    expect(kind({ RELULAB_WASM: '0' })).toBe('undefined');
+  });
+
   it('gives bit-identical results on one thread and on two', () => {
     const root = path.join(__dirname, '..');
     const script = `const r = require(${JSON.stringify(path.join(root, 'dist', 'src'))});

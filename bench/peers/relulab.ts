@@ -1,13 +1,13 @@
 /** relulab's side of the benchmark: the same workloads as the peers, through the public API. */
 import os from 'node:os';
 import { add, conv2d, crossEntropy, manualSeed, matmul, nn, optim, relu, sum, tensor, type Tensor } from '../../src';
-import { wasmGemmAvailable } from '../../src/engine/wasm/gemm';
+import { wasmGemmKind } from '../../src/engine/wasm/gemm';
 import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 const options = parseArgs(process.argv.slice(2));
 const peer = 'relulab';
 const threads = Math.min(Number(process.env.RELULAB_THREADS) || os.availableParallelism(), os.availableParallelism());
-process.stderr.write(`# relulab: WebAssembly matrix product ${wasmGemmAvailable() ? `on ${threads} thread(s)` : 'unavailable'}\n`);
+process.stderr.write(`# relulab: WebAssembly matrix product ${wasmGemmKind() ? `(${wasmGemmKind()}) on ${threads} thread(s)` : 'unavailable'}\n`);
 
 guarded(peer, 'matmul', options, () => {
   for (const n of MATMUL_SIZES) {

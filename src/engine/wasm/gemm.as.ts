@@ -8,6 +8,9 @@
 // b + 4·(p·brs + j·bcs), so transposed views need no copy. C is row-major with leading dimension ldc.
 // Each element of C is summed in the same order whatever block a thread computes, so results do not
 // depend on the number of threads.
+//
+// Built twice: gemm.wasm with a multiply and an add per step, and gemm-fma.wasm (--enable relaxed-simd)
+// with fused multiply-adds, which the loader uses only where the CPU really fuses them.
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -57,6 +60,19 @@ function packB(b: usize, brs: i32, bcs: i32, p0: i32, kc: i32, j0: i32, nc: i32,
   }
 }
 
+/** c + a·b: fused in the relaxed-SIMD build, a multiply and an add otherwise. */
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/** a·b + c on one lane: nonzero for (1 + 2⁻²³)·(1 − 2⁻²³) − 1 only when the multiply-add is fused. */
+export function fusedProbe(a: f32, b: f32, c: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
+
 /** The MR×NR tile at c (leading dimension ldc, in floats): tile = (first ? 0 : tile) + Apanel·Bpanel. */
 // @ts-ignore: decorator
 @inline
@@ -69,17 +85,17 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, first: bool): 
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     pa += MR * 4;
     pb += NR * 4;
   }

@@ -134,19 +134,33 @@ function threadCount(): number {
   return Number.isInteger(cap) && cap >= 1 ? Math.min(cap, cores) : cores;
 }
 
-let instance: WasmGemm | null | undefined;
+/** Whether the module's multiply-add is fused on this CPU: (1 + 2⁻²³)·(1 − 2⁻²³) − 1 is −2⁻⁴⁶, not 0. */
+function fuses(module: WebAssembly.Module): boolean {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const { fusedProbe } = new WebAssembly.Instance(module, { env: { memory } }).exports as { fusedProbe(a: number, b: number, c: number): number };
+  return fusedProbe(1 + 2 ** -23, 1 - 2 ** -23, -1) !== 0;
+}
 
-/** The WebAssembly kernel, or null where it is turned off, not built, or WebAssembly SIMD is missing. */
+let instance: WasmGemm | null | undefined;
+let kind: 'fused multiply-add' | 'multiply and add' | undefined;
+
+/**
+ * The WebAssembly kernel, or null where it is turned off, not built, or WebAssembly SIMD is missing. The
+ * fused build is used where relaxed SIMD is available and the CPU fuses (`RELULAB_FMA=0` declines it: a
+ * fused multiply-add rounds once, so products differ in the last bits from CPUs without one).
+ */
 function wasmGemm(): WasmGemm | null {
   if (instance === undefined) {
     instance = null;
-    const module = loadWasm('gemm');
-    if (module) {
-      try {
+    try {
+      const fma = process.env.RELULAB_FMA === '0' ? undefined : loadWasm('gemm-fma', { relaxedSimd: true });
+      const module = fma !== undefined && fuses(fma) ? fma : loadWasm('gemm');
+      if (module !== undefined) {
         instance = new WasmGemm(module, threadCount());
-      } catch {
-        instance = null;
+        kind = module === fma ? 'fused multiply-add' : 'multiply and add';
       }
+    } catch {
+      instance = null;
     }
   }
   return instance;
@@ -165,7 +179,13 @@ export function sgemm(a: StridedMatrix, b: StridedMatrix, m: number, k: number, 
   (wasmGemm() as WasmGemm).multiply(a, b, m, k, n, out, outOffset);
 }
 
-/** Whether the WebAssembly kernel is in use (for diagnostics and the benchmarks). */
+/** Whether the WebAssembly kernel is in use. */
 export function wasmGemmAvailable(): boolean {
   return wasmGemm() !== null;
+}
+
+/** Which build of the kernel runs, for diagnostics and the benchmarks; undefined when none does. */
+export function wasmGemmKind(): typeof kind {
+  wasmGemm();
+  return kind;
 }

@@ -1,0 +1,20 @@
+// Compiles the AssemblyScript kernels in src/engine/wasm to dist/wasm (run by `npm run build`).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const asc = path.join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+const common = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--enable', 'simd', '--initialMemory', '1'];
+// the matrix product shares one memory between threads; the activation loops own theirs
+const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
+const builds = [
+  ['gemm.as.ts', 'gemm.wasm', shared],
+  ['gemm.as.ts', 'gemm-fma.wasm', [...shared, '--enable', 'relaxed-simd']],
+  ['elementwise.as.ts', 'elementwise.wasm', []],
+];
+for (const [source, output, flags] of builds) {
+  const args = [asc, path.join('src', 'engine', 'wasm', source), '-o', path.join('dist', 'wasm', output), ...common, ...flags];
+  const run = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
