@@ -1,0 +1,11 @@
+const t0 = performance.now();
+const lap = (l) => console.log(l, (performance.now() - t0).toFixed(0), 'ms');
+require('/work/main/node_modules/zeromq'); lap('zeromq');
+const { createConverter } = require('/work/main/node_modules/tslab/dist/converter'); lap('tslab converter module');
+require('/work/main/dist/src'); lap('relulab engine');
+const c = createConverter({ isJS: false, isBrowser: false }); lap('createConverter');
+const r1 = c.convert('', 'const a = 1;'); lap('first convert');
+const names = Object.keys(require('/work/main/dist/src')).filter(n => /^[A-Za-z_$][\w$]*$/.test(n));
+const r2 = c.convert('', `import { ${names.join(', ')} } from "relulab";`); lap('prelude convert');
+const r3 = c.convert(r2.declOutput || '', 'const b = tensor([1,2]).relu();'); lap('cell convert');
+console.log(r2.diagnostics.length, r3.diagnostics.length);
