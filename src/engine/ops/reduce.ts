@@ -35,6 +35,8 @@ function plan(op: string, x: Tensor, axis: Axis | undefined, keepDims: boolean):
 
 /** Sum over `axis` (all axes when omitted). */
 export function sum(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions = {}): Tensor {
+  const axes = normalizeAxes('sum', axis, x.ndim);
+  if (axes.length > 0 && axes.length < x.ndim && axes.every((d, i) => d === i) && x.isContiguous()) return sumLeading(x, axes, keepDims);
   const p = plan('sum', x, axis, keepDims);
   const outSize = sizeOf(p.outShape);
   const out = allocate(x.dtype, outSize);
@@ -47,9 +49,28 @@ export function sum(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions 
   }
   return fromOp('sum', out, p.outShape, [x], (g) => [expand(reshape(g, p.keptShape), x.shape)]);
 }
+
+/**
+ * A sum over leading axes of a contiguous tensor (a bias gradient over the batch): whole rows are added,
+ * in the same order and precision as the general loop, with no transposed copy.
+ */
+function sumLeading(x: Tensor, axes: number[], keepDims: boolean): Tensor {
+  const keptShape = x.shape.map((n, d) => (axes.includes(d) ? 1 : n));
+  const outShape = keepDims ? keptShape : x.shape.slice(axes.length);
+  const width = sizeOf(x.shape.slice(axes.length));
+  const count = x.size / width;
+  const src = x.storage.data;
+  // accumulate in double precision, as the general loop does, and round once
+  const acc = new Float64Array(width);
+  for (let i = 0, base = x.offset; i < count; i++, base += width) for (let j = 0; j < width; j++) acc[j] += src[base + j];
+  const out = allocate(x.dtype, width);
+  out.set(acc);
+  return fromOp('sum', out, outShape, [x], (g) => [expand(reshape(g, keptShape), x.shape)]);
+}
 registerOp('sum', [
   { shapes: [[3, 4]], call: (x) => sum(x), secondOrder: true },
   { label: 'axis 0 keepDims', shapes: [[3, 4, 2]], call: (x) => sum(x, [0, 2], { keepDims: true }) },
+  { label: 'leading axes', shapes: [[3, 4, 2]], call: (x) => sum(x, [0, 1]) },
 ]);
 
 export function mean(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {

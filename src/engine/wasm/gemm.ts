@@ -31,6 +31,8 @@ const WASM_MIN_WORK = 4096;
 const THREAD_MIN_WORK = 1 << 20;
 /** Control block of a worker: state (0 idle, 1 job posted), ready flag, then the sgemm arguments. */
 const STATE = 0;
+/** Polls of a control word before a thread sleeps on it (about a millisecond). */
+const SPIN = 2_000_000;
 const READY = 1;
 const ARGS = 2;
 
@@ -42,6 +44,9 @@ const ctrl = new Int32Array(control);
 const { sgemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 Atomics.store(ctrl, ${READY}, 1);
 for (;;) {
+  // spin a little before sleeping: in training the next product follows within a millisecond, and waking a
+  // sleeping thread costs tens of microseconds
+  for (let spin = 0; spin < ${SPIN} && Atomics.load(ctrl, ${STATE}) === 0; spin++);
   Atomics.wait(ctrl, ${STATE}, 0);
   const a = ctrl.subarray(${ARGS}, ${ARGS} + 14);
   sgemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
@@ -113,7 +118,10 @@ class WasmGemm {
     }
     const own = args(0, Math.min(extent, share), PAGE) as Parameters<Exports['sgemm']>;
     this.kernel.sgemm(...own);
-    for (const helper of posted) while (Atomics.load(helper.ctrl, STATE) !== 0) Atomics.wait(helper.ctrl, STATE, 1);
+    for (const helper of posted) {
+      for (let spin = 0; spin < SPIN && Atomics.load(helper.ctrl, STATE) !== 0; spin++);
+      while (Atomics.load(helper.ctrl, STATE) !== 0) Atomics.wait(helper.ctrl, STATE, 1);
+    }
     out.set(new Float32Array(this.memory.buffer, cAt, m * n), outOffset);
   }
 
