@@ -133,3 +133,21 @@ describe('conv2d in float32 (im2col over the batch, WebAssembly products)', () =
     for (let i = 0; i < double.length; i++) expect(Math.abs(single[i] - double[i]) / scale).toBeLessThan(1e-4);
   });
 });
+
+describe('plain SGD update in WebAssembly', () => {
+  for (const size of [100, 10_001]) {
+    it(`equals p − lr·g in double precision rounded to float32, ${size} parameters`, () => {
+      manualSeed(size);
+      const p = randn([size]);
+      p.requiresGrad = true;
+      const before = Float32Array.from(p.dataSync());
+      const lr = 0.013;
+      const opt = new r.optim.SGD([p], { lr });
+      p.mul(randn([size])).sum().backward();
+      const g = Float32Array.from(p.grad!.dataSync());
+      opt.step();
+      const after = p.dataSync();
+      for (let i = 0; i < size; i++) expect(Object.is(after[i], Math.fround(before[i] - lr * g[i])), `parameter ${i}`).toBe(true);
+    });
+  }
+});

@@ -3,6 +3,7 @@
  * the parameters in place (which bumps their storage version, so a stale graph cannot be backpropagated).
  */
 import { ValueError, type Tensor } from '../engine';
+import { sgdStep } from '../engine/wasm/elementwise';
 
 export abstract class Optimizer {
   /** The learning rate; schedulers change it between steps. */
@@ -73,6 +74,7 @@ export class SGD extends Optimizer {
     if (momentum === 0 && weightDecay === 0) {
       // plain SGD, as PyTorch: the gradient as it is (no decay term added)
       const lr = this.lr;
+      if (p instanceof Float32Array && g instanceof Float32Array && sgdStep(p.subarray(o, o + n), g, lr)) return;
       for (let i = 0; i < n; i++) p[o + i] -= lr * g[i];
       return;
     }

@@ -71,3 +71,16 @@ export function leakyBackward(x: usize, g: usize, out: usize, n: i32, slope: f64
   }
   return i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
 }
+
+/** p − lr·g in double precision, rounded once to f32: JavaScript's `p[i] -= lr * g[i]` on a Float32Array. */
+export function sgdStep(p: usize, g: usize, out: usize, n: i32, lr: f64): void {
+  const rate = f64x2.splat(lr);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const pv = v128.load(p + o);
+    const gv = v128.load(g + o);
+    const lo = f64x2.sub(f64x2.promote_low_f32x4(pv), f64x2.mul(rate, f64x2.promote_low_f32x4(gv)));
+    const hi = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<u32>(pv, pv, 2, 3, 0, 1)), f64x2.mul(rate, f64x2.promote_low_f32x4(v128.shuffle<u32>(gv, gv, 2, 3, 0, 1))));
+    v128.store(out + o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * The float32 activation loops in WebAssembly SIMD (elementwise.as.ts). V8 re-checks a typed array on
+ * The float32 activation loops and the plain SGD update in WebAssembly SIMD (elementwise.as.ts). V8 re-checks a typed array on
  * every element of a JavaScript loop, so large arrays go faster copied into the module's own memory,
  * run four lanes at a time, and copied back.
  */
@@ -14,6 +14,7 @@ interface Exports {
   reluBackward(x: number, g: number, out: number, n: number, gradAtZero: number): number;
   leakyForward(x: number, y: number, n: number, slope: number): void;
   leakyBackward(x: number, g: number, out: number, n: number, slope: number): number;
+  sgdStep(p: number, g: number, out: number, n: number, lr: number): void;
 }
 
 let kernels: Exports | null | undefined;
@@ -68,4 +69,9 @@ export function leakyForward(xs: Float32Array, out: Float32Array, slope: number)
 
 export function leakyBackward(g: Float32Array, xs: Float32Array, out: Float32Array, slope: number): number | undefined {
   return run([xs, g], out, (k, [x, gr, o], n) => k.leakyBackward(x, gr, o, n, slope));
+}
+
+/** p −= lr·g in place; false when the JavaScript loop should do it. */
+export function sgdStep(p: Float32Array, g: Float32Array, lr: number): boolean {
+  return run([p, g], p, (k, [pa, ga, o], n) => k.sgdStep(pa, ga, o, n, lr)) !== undefined;
 }
