@@ -67,18 +67,14 @@ export const relu = defineUnary({
   // Random signs make branches mispredict; comparisons used as 0/1 do not. `+ 0` turns −0 into +0, and
   // the (predictable) test for −∞ avoids 0·−∞ = NaN.
   loops: {
+    simd: { forward: (xs, out) => wasm.reluForward(xs, out), backward: (g, xs, out, { gradAtZero }) => wasm.reluBackward(g, xs, out, gradAtZero) },
     forward: (xs, out) => {
-      if (xs instanceof Float32Array && out instanceof Float32Array && wasm.reluForward(xs, out)) return;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         out[i] = v === -Infinity ? 0 : +(v > 0) * v + 0;
       }
     },
     backward: (g, xs, out, { gradAtZero }) => {
-      if (g instanceof Float32Array && xs instanceof Float32Array && out instanceof Float32Array) {
-        const hits = wasm.reluBackward(g, xs, out, gradAtZero);
-        if (hits !== undefined) return hits;
-      }
       let hits = 0;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
@@ -101,8 +97,8 @@ export const leakyRelu = defineUnary({
   kinks: () => [0],
   checks: [{ label: 'negativeSlope 0.2', shapes: [[3, 4]], call: (x): Tensor => leakyRelu(x, { negativeSlope: 0.2 }), kinks: [0] }],
   loops: {
+    simd: { forward: (xs, out, { negativeSlope }) => wasm.leakyForward(xs, out, negativeSlope), backward: (g, xs, out, { negativeSlope }) => wasm.leakyBackward(g, xs, out, negativeSlope) },
     forward: (xs, out, { negativeSlope }) => {
-      if (xs instanceof Float32Array && out instanceof Float32Array && wasm.leakyForward(xs, out, negativeSlope)) return;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         const up = +(v > 0);
@@ -110,10 +106,6 @@ export const leakyRelu = defineUnary({
       }
     },
     backward: (g, xs, out, { negativeSlope }) => {
-      if (g instanceof Float32Array && xs instanceof Float32Array && out instanceof Float32Array) {
-        const hits = wasm.leakyBackward(g, xs, out, negativeSlope);
-        if (hits !== undefined) return hits;
-      }
       let hits = 0;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];

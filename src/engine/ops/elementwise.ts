@@ -63,6 +63,14 @@ export interface UnaryDef<P extends Params> {
 export interface UnaryLoops<P extends Params> {
   forward(xs: FloatArray, out: FloatArray, p: P): void;
   backward(g: FloatArray, xs: FloatArray, out: FloatArray, p: P): number;
+  /**
+   * WebAssembly versions for float32, equal element for element; they decline (false, undefined) where the
+   * JavaScript loops should run instead (small arrays, kernels not built).
+   */
+  simd?: {
+    forward(xs: Float32Array, out: Float32Array, p: P): boolean;
+    backward(g: Float32Array, xs: Float32Array, out: Float32Array, p: P): number | undefined;
+  };
 }
 
 type FloatArray = Float32Array | Float64Array;
@@ -147,7 +155,7 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     let ys: TypedArray;
     if (loops) {
       ys = allocate(dtype, xs.length);
-      loops.forward(xs as FloatArray, ys as FloatArray, p);
+      if (!(ys instanceof Float32Array && loops.simd?.forward(xs as Float32Array, ys, p))) loops.forward(xs as FloatArray, ys as FloatArray, p);
     } else {
       ys = mapUnary(x, dtype, (v) => def.forward(v, p), forwardLoop);
     }
@@ -156,7 +164,9 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const backward = (g: Tensor): Tensor[] => {
       if (loops && !isGradEnabled()) {
         const out = allocate(dtype, xs.length);
-        recordKinkHits(name, loops.backward(g.dataSync() as FloatArray, xs as FloatArray, out as FloatArray, p));
+        const gs = g.dataSync() as FloatArray;
+        const simdHits = out instanceof Float32Array && gs instanceof Float32Array ? loops.simd?.backward(gs, xs as Float32Array, out, p) : undefined;
+        recordKinkHits(name, simdHits ?? loops.backward(gs, xs as FloatArray, out as FloatArray, p));
         return [Tensor.fromData(out, x.shape)];
       }
       if (kinks.length > 0) {
