@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The relulab CLI: argv only; the work is in src/notebook and kernel/. Sets process.exitCode on failure. */
+// first: caches V8's compiled code of every module loaded after it (TypeScript and tslab for the kernel)
+import 'v8-compile-cache';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
