@@ -65,6 +65,23 @@ describe('an MLP matches PyTorch', () => {
     expectClose([loss.item()], [m.loss], {}, 'loss');
     for (const k of Object.keys(p)) expectClose(p[k].grad!.dataSync(), m.grads[k], {}, `grad ${k}`);
   });
+
+  it('in float32 too, within float32 rounding', () => {
+    const m = load('mlp.json');
+    const p = Object.fromEntries(Object.entries(m.params as Record<string, { shape: number[]; values: number[] }>).map(([k, v]) => {
+      const t = r.tensor(v.values).reshape(v.shape).detach();
+      t.requiresGrad = true;
+      return [k, t];
+    }));
+    const logits = r.linear(r.relu(r.linear(r.tensor(m.x), p.w1, p.b1)), p.w2, p.b2);
+    const loss = r.crossEntropy(logits, m.labels);
+    loss.backward();
+    const tol = { rtol: 1e-5, atol: 1e-6 };
+    expect(logits.dtype).toBe('float32');
+    expectClose(logits.dataSync(), m.logits, tol, 'logits');
+    expectClose([loss.item()], [m.loss], tol, 'loss');
+    for (const k of Object.keys(p)) expectClose(p[k].grad!.dataSync(), m.grads[k], tol, `grad ${k}`);
+  });
 });
 
 describe('conv2d and pooling match PyTorch', () => {
