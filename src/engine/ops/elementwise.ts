@@ -133,7 +133,16 @@ export function resolveParams<P extends Params>(op: string, defaults: P, options
 
 /** grad times the local derivative: a 0 derivative keeps the sign of a negative upstream gradient (−0), as TF does. */
 function derivativeLoop(g: ArrayLike<number>, xs: ArrayLike<number>, ys: ArrayLike<number>, out: { [i: number]: number }, d: (x: number, y: number) => number): void {
-  for (let i = 0; i < g.length; i++) out[i] = g[i] * d(xs[i], ys[i]);
+  const n = g.length;
+  let i = 0;
+  // unrolled as unaryLoop
+  for (; i + 4 <= n; i += 4) {
+    out[i] = g[i] * d(xs[i], ys[i]);
+    out[i + 1] = g[i + 1] * d(xs[i + 1], ys[i + 1]);
+    out[i + 2] = g[i + 2] * d(xs[i + 2], ys[i + 2]);
+    out[i + 3] = g[i + 3] * d(xs[i + 3], ys[i + 3]);
+  }
+  for (; i < n; i++) out[i] = g[i] * d(xs[i], ys[i]);
 }
 
 export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
