@@ -5,6 +5,8 @@
  * (median, min–max, and each peer against relulab) and writes every measurement as JSON.
  *
  *   npm run bench -- [--quick] [--only=matmul,relu,mlp,conv,overhead,memory] [--notebooks] [--json=FILE]
+ *
+ * A full run also times the headless run of every tutorial (`npm run build` first: it uses the CLI).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -49,7 +51,8 @@ for (const peer of peers) {
   if (run.status !== 0) process.stderr.write(`# ${peer.name} exited with ${run.status ?? run.signal}\n`);
 }
 
-if (args.includes('--notebooks')) {
+// a full run (no --quick, no --only) also times the tutorials; --notebooks asks for them in any run
+if (args.includes('--notebooks') || passOn.length === 0) {
   // the full headless run of the tutorials, as `npm start` does it
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'relulab-bench-'));
   for (const file of fs.readdirSync(path.join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb')).sort()) {
