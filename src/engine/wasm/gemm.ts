@@ -31,10 +31,10 @@ const WASM_MIN_WORK = 4096;
 const THREAD_MIN_WORK = 1 << 20;
 /** Control block of a worker: state (0 idle, 1 job posted), ready flag, then the sgemm arguments. */
 const STATE = 0;
-/** Polls of a control word before a thread sleeps on it (about a millisecond). */
-const SPIN = 2_000_000;
 const READY = 1;
 const ARGS = 2;
+/** Polls of a control word before a thread sleeps on it (a few milliseconds). */
+const SPIN = 2_000_000;
 
 /** The worker: instantiates the module on the shared memory, then runs posted blocks until the process ends. */
 const workerSource = `
@@ -45,7 +45,7 @@ const { sgemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 Atomics.store(ctrl, ${READY}, 1);
 for (;;) {
   // spin a little before sleeping: in training the next product follows within a millisecond, and waking a
-  // sleeping thread costs tens of microseconds
+  // sleeping thread costs tens to hundreds of microseconds
   for (let spin = 0; spin < ${SPIN} && Atomics.load(ctrl, ${STATE}) === 0; spin++);
   Atomics.wait(ctrl, ${STATE}, 0);
   const a = ctrl.subarray(${ARGS}, ${ARGS} + 14);
