@@ -1,12 +1,12 @@
 import { allocate } from '../dtype';
 import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
-import { formatShape, type Shape } from '../shape';
+import { formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
 import { sgemm, wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
-import { max, mean } from './reduce';
+import { mean } from './reduce';
 import { reshape, squeeze, unsqueeze } from './views';
 
 export type Pair = number | readonly [number, number];
@@ -293,25 +293,90 @@ export interface Pool2dOptions {
   padding?: Pair;
 }
 
-function pool(op: string, input: Tensor, kernel: Pair, options: Pool2dOptions, reduce: (cols: Tensor) => Tensor, padValue: number): Tensor {
-  const [x, unbatch] = batched(op, input);
+/** The window of a pooling op: kernel, stride (default the kernel) and symmetric padding of at most half the kernel. */
+function poolWindow(op: string, kernel: Pair, options: Pool2dOptions): Window {
   const [kh, kw] = pair(op, 'kernelSize', kernel);
   const stride = pair(op, 'stride', options.stride ?? [kh, kw]);
   const p = pair(op, 'padding', options.padding ?? 0);
   if (p[0] * 2 > kh || p[1] * 2 > kw) throw new ValueError(op, `padding ${p.join('×')} must be at most half the kernel ${kh}×${kw}`);
-  const w: Window = { kh, kw, stride, dilation: [1, 1], pad: [p[0], p[0], p[1], p[1]] };
+  return { kh, kw, stride, dilation: [1, 1], pad: [p[0], p[0], p[1], p[1]] };
+}
+
+/**
+ * Max over each window, as PyTorch's max_pool2d: padding is never chosen, the first maximum in the window
+ * (row by row) takes the whole gradient, and NaN wins.
+ */
+export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
+  const op = 'maxPool2d';
+  const [x, unbatch] = batched(op, input);
+  const w = poolWindow(op, kernelSize, options);
   const [n, c, h, wd] = x.shape;
   const [ho, wo] = outSize(w, h, wd);
-  const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w, padValue), [n, c, kh * kw, ho * wo]);
-  return unbatch(reshape(reduce(cols), [n, c, ho, wo]));
+  const src = x.dataSync();
+  const out = allocate(x.dtype, n * c * ho * wo);
+  // the flat input position of each output's maximum
+  const index = new Int32Array(out.length);
+  for (let plane = 0, o = 0; plane < n * c; plane++) {
+    const base = plane * h * wd;
+    for (let oi = 0; oi < ho; oi++) {
+      const i0 = oi * w.stride[0] - w.pad[0];
+      const ilo = Math.max(i0, 0);
+      const ihi = Math.min(i0 + w.kh, h);
+      for (let oj = 0; oj < wo; oj++, o++) {
+        const j0 = oj * w.stride[1] - w.pad[2];
+        const jlo = Math.max(j0, 0);
+        const jhi = Math.min(j0 + w.kw, wd);
+        let best = -Infinity;
+        let at = base + ilo * wd + jlo;
+        for (let ii = ilo; ii < ihi; ii++) {
+          for (let jj = jlo; jj < jhi; jj++) {
+            const v = src[base + ii * wd + jj];
+            if (v > best || v !== v) {
+              best = v;
+              at = base + ii * wd + jj;
+            }
+          }
+        }
+        out[o] = best;
+        index[o] = at;
+      }
+    }
+  }
+  const y = fromOp(op, out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape)]);
+  return unbatch(y);
+}
+registerOp('maxPool2d', [
+  { shapes: [[2, 2, 5, 6]], call: (x) => maxPool2d(x, 2), secondOrder: true },
+  { label: '3×3, stride 2, padding 1', shapes: [[1, 2, 6, 5]], call: (x) => maxPool2d(x, 3, { stride: 2, padding: 1 }) },
+]);
+
+/** A zero tensor of `shape` with each g[o] added at flat position index[o]: maxPool2d's backward. */
+function scatterAt(g: Tensor, index: Int32Array, shape: Shape): Tensor {
+  const gs = g.dataSync();
+  const out = allocate(g.dtype, sizeOf(shape));
+  for (let o = 0; o < index.length; o++) out[index[o]] += gs[o];
+  return fromOp('scatterAt', out, shape, [g], (gg) => [gatherAt(gg, index, g.shape)]);
 }
 
-/** Max over each window; padding counts as -Infinity. */
-export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
-  return pool('maxPool2d', x, kernelSize, options, (cols) => max(cols, 2), -Infinity);
+/** out[o] = x[index[o]], the adjoint of scatterAt. */
+function gatherAt(x: Tensor, index: Int32Array, shape: Shape): Tensor {
+  const xs = x.dataSync();
+  const out = allocate(x.dtype, index.length);
+  for (let o = 0; o < index.length; o++) out[o] = xs[index[o]];
+  return fromOp('gatherAt', out, shape, [x], (g) => [scatterAt(g, index, x.shape)]);
 }
+// positions with repeats, as overlapping pooling windows give
+const checkIndex = Int32Array.from([0, 5, 5, 11, 2, 2, 7, 0]);
+registerOp('scatterAt', [{ shapes: [[2, 4]], call: (g) => scatterAt(g, checkIndex, [3, 4]), secondOrder: true }]);
+registerOp('gatherAt', [{ shapes: [[3, 4]], call: (x) => gatherAt(x, checkIndex, [2, 4]), secondOrder: true }]);
 
 /** Mean over each window; padded zeros count in the mean (PyTorch's count_include_pad). */
-export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
-  return pool('avgPool2d', x, kernelSize, options, (cols) => mean(cols, 2), 0);
+export function avgPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
+  const op = 'avgPool2d';
+  const [x, unbatch] = batched(op, input);
+  const w = poolWindow(op, kernelSize, options);
+  const [n, c, h, wd] = x.shape;
+  const [ho, wo] = outSize(w, h, wd);
+  const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w, 0), [n, c, w.kh * w.kw, ho * wo]);
+  return unbatch(reshape(mean(cols, 2), [n, c, ho, wo]));
 }
