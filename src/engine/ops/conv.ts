@@ -35,9 +35,9 @@ function outSize(w: Window, h: number, wd: number): [number, number] {
 
 /**
  * im2col: for x [N, C, H, W], the columns [N, C·kh·kw, Hout·Wout] that a convolution multiplies by its
- * weight (PyTorch's `nn.Unfold` layout). Padded positions read `padValue`.
+ * weight (PyTorch's `nn.Unfold` layout). Padded positions read 0.
  */
-export function unfold(x: Tensor, w: Window, padValue = 0): Tensor {
+export function unfold(x: Tensor, w: Window): Tensor {
   const op = 'unfold';
   if (x.ndim !== 4) throw new ShapeError(op, [x.shape], `expected an NCHW input of rank 4, got ${formatShape(x.shape)}`);
   const [n, c, h, wd] = x.shape;
@@ -45,59 +45,40 @@ export function unfold(x: Tensor, w: Window, padValue = 0): Tensor {
   if (ho <= 0 || wo <= 0) {
     throw new ShapeError(op, [x.shape], `a ${w.kh}×${w.kw} window (dilation ${w.dilation.join('×')}) does not fit the ${h}×${wd} input with padding ${w.pad.join('/')}`);
   }
-  const src = x.dataSync();
   const rows = c * w.kh * w.kw;
-  const cols = ho * wo;
-  const out = allocate(x.dtype, n * rows * cols);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const plane = (b * c + ch) * h * wd;
-      for (let ki = 0; ki < w.kh; ki++) {
-        for (let kj = 0; kj < w.kw; kj++) {
-          const row = ((b * rows) + (ch * w.kh + ki) * w.kw + kj) * cols;
-          for (let oi = 0; oi < ho; oi++) {
-            const ii = oi * w.stride[0] - w.pad[0] + ki * w.dilation[0];
-            const inRow = ii >= 0 && ii < h;
-            const dst = row + oi * wo;
-            for (let oj = 0; oj < wo; oj++) {
-              const jj = oj * w.stride[1] - w.pad[2] + kj * w.dilation[1];
-              out[dst + oj] = inRow && jj >= 0 && jj < wd ? src[plane + ii * wd + jj] : padValue;
-            }
-          }
-        }
-      }
-    }
-  }
-  return fromOp(op, out, [n, rows, cols], [x], (g) => [fold(g, x.shape, w)]);
+  const l = ho * wo;
+  const out = allocate(x.dtype, n * rows * l);
+  gatherWindows(x.dataSync(), x.shape, w, ho, wo, out, (row, b) => (b * rows + row) * l);
+  return fromOp(op, out, [n, rows, l], [x], (g) => [fold(g, x.shape, w)]);
 }
 
 /** col2im, the adjoint of `unfold`: adds each column entry back to the input position it was read from. */
 export function fold(cols: Tensor, shape: Shape, w: Window): Tensor {
   const [n, c, h, wd] = shape;
   const [ho, wo] = outSize(w, h, wd);
-  const src = cols.dataSync();
   const rows = c * w.kh * w.kw;
-  const ncols = ho * wo;
+  const l = ho * wo;
   const out = allocate(cols.dtype, n * c * h * wd);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const plane = (b * c + ch) * h * wd;
-      for (let ki = 0; ki < w.kh; ki++) {
-        for (let kj = 0; kj < w.kw; kj++) {
-          const row = ((b * rows) + (ch * w.kh + ki) * w.kw + kj) * ncols;
-          for (let oi = 0; oi < ho; oi++) {
-            const ii = oi * w.stride[0] - w.pad[0] + ki * w.dilation[0];
-            if (ii < 0 || ii >= h) continue;
-            for (let oj = 0; oj < wo; oj++) {
-              const jj = oj * w.stride[1] - w.pad[2] + kj * w.dilation[1];
-              if (jj >= 0 && jj < wd) out[plane + ii * wd + jj] += src[row + oi * wo + oj];
-            }
-          }
-        }
-      }
-    }
-  }
+  scatterWindows(cols.dataSync(), shape, w, ho, wo, out, (row, b) => (b * rows + row) * l);
   return fromOp('fold', out, shape, [cols], (g) => [unfold(g, w)]);
+}
+
+/** Where the Hout·Wout columns of window row `row` (channel and kernel offset) of sample `b` start. */
+type Layout = (row: number, b: number) => number;
+type Writable = { [i: number]: number };
+
+/** Copies every in-image window value of an NCHW array into `out` in the given layout; padding is left as is. */
+function gatherWindows(src: ArrayLike<number>, shape: Shape, w: Window, ho: number, wo: number, out: Writable, start: Layout): void {
+  forEachSpan(shape, w, ho, wo, start, (s, d, lo, hi, sj) => {
+    for (let oj = lo; oj < hi; oj++) out[d + oj] = src[s + oj * sj];
+  });
+}
+
+/** The adjoint of gatherWindows: adds each column entry back into an NCHW array. */
+function scatterWindows(cols: ArrayLike<number>, shape: Shape, w: Window, ho: number, wo: number, out: Writable, start: Layout): void {
+  forEachSpan(shape, w, ho, wo, start, (s, d, lo, hi, sj) => {
+    for (let oj = lo; oj < hi; oj++) out[s + oj * sj] += cols[d + oj];
+  });
 }
 
 const checkWindow: Window = { kh: 2, kw: 3, stride: [1, 2], dilation: [1, 1], pad: [1, 1, 0, 1] };
@@ -158,45 +139,11 @@ function conv2dComposed(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: 
 }
 
 /**
- * im2col for a whole batch: the [rows, N·Hout·Wout] matrix whose column b·L + l holds the window of output
- * position l of sample b (rows beyond C·kh·kw are left for the caller). Each kernel offset copies the valid
- * span of every output row, so the inner loop has no bounds tests; padding stays 0.
+ * Visits, for every window row (channel, kernel offset), sample and output row whose input row is inside the
+ * image, the span [lo, hi) of output columns whose input column is inside too: input index s + oj·sj goes
+ * with column d + oj. The inner loops then need no bounds tests.
  */
-function im2col(src: Float32Array, shape: Shape, w: Window, ho: number, wo: number, rows: number): Float32Array {
-  const [n, c, h, wd] = shape;
-  const l = ho * wo;
-  const nl = n * l;
-  const out = new Float32Array(rows * nl);
-  forEachSpan(shape, w, ho, wo, (row, b, ch, oi, ii, jj0, lo, hi, sj) => {
-    const s = ((b * c + ch) * h + ii) * wd + jj0;
-    const d = row * nl + b * l + oi * wo;
-    for (let oj = lo; oj < hi; oj++) out[d + oj] = src[s + oj * sj];
-  });
-  return out;
-}
-
-/** col2im, the adjoint of im2col: adds each column entry back to the input position it came from. */
-function col2im(cols: Float32Array, shape: Shape, w: Window, ho: number, wo: number): Float32Array {
-  const [n, c, h, wd] = shape;
-  const l = ho * wo;
-  const nl = n * l;
-  const out = new Float32Array(n * c * h * wd);
-  forEachSpan(shape, w, ho, wo, (row, b, ch, oi, ii, jj0, lo, hi, sj) => {
-    const s = ((b * c + ch) * h + ii) * wd + jj0;
-    const d = row * nl + b * l + oi * wo;
-    for (let oj = lo; oj < hi; oj++) out[s + oj * sj] += cols[d + oj];
-  });
-  return out;
-}
-
-/**
- * Visits, for every row (channel, kernel offset) of the im2col matrix, sample and output row whose input
- * row is inside the image, the span [lo, hi) of output columns whose input column jj0 + oj·sj is inside too.
- */
-function forEachSpan(
-  shape: Shape, w: Window, ho: number, wo: number,
-  visit: (row: number, b: number, ch: number, oi: number, ii: number, jj0: number, lo: number, hi: number, sj: number) => void,
-): void {
+function forEachSpan(shape: Shape, w: Window, ho: number, wo: number, start: Layout, visit: (s: number, d: number, lo: number, hi: number, sj: number) => void): void {
   const [n, c, h, wd] = shape;
   const [si, sj] = w.stride;
   for (let ch = 0; ch < c; ch++) {
@@ -209,9 +156,10 @@ function forEachSpan(
         const hi = Math.min(wo, Math.floor((wd - 1 - jj0) / sj) + 1);
         if (lo >= hi) continue;
         for (let b = 0; b < n; b++) {
+          const d0 = start(row, b);
           for (let oi = 0; oi < ho; oi++) {
             const ii = oi * si - w.pad[0] + ki * w.dilation[0];
-            if (ii >= 0 && ii < h) visit(row, b, ch, oi, ii, jj0, lo, hi, sj);
+            if (ii >= 0 && ii < h) visit(((b * c + ch) * h + ii) * wd + jj0, d0 + oi * wo, lo, hi, sj);
           }
         }
       }
@@ -231,7 +179,10 @@ function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Win
   const l = ho * wo;
   const nl = n * l;
   const rows = bias === undefined ? k : k + 1;
-  const cols = im2col(x.dataSync() as Float32Array, x.shape, w, ho, wo, rows);
+  // im2col over the whole batch: [rows, N·L], column b·L + l for output position l of sample b
+  const batchWide: Layout = (row, b) => row * nl + b * l;
+  const cols = new Float32Array(rows * nl);
+  gatherWindows(x.dataSync(), x.shape, w, ho, wo, cols, batchWide);
   if (bias !== undefined) cols.fill(1, k * nl);
   const wd = weight.dataSync() as Float32Array;
   const wb = new Float32Array(outC * rows);
@@ -275,7 +226,9 @@ function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Win
       // [k, N·L] = Wᵀ·G, then back to image positions
       const dcols = new Float32Array(k * nl);
       sgemm({ data: wd, offset: 0, rowStride: 1, colStride: k }, { data: gp, offset: 0, rowStride: nl, colStride: 1 }, k, outC, nl, dcols, 0);
-      dx = Tensor.fromData(col2im(dcols, x.shape, w, ho, wo), x.shape);
+      const dxd = new Float32Array(x.size);
+      scatterWindows(dcols, x.shape, w, ho, wo, dxd, batchWide);
+      dx = Tensor.fromData(dxd, x.shape);
     }
     return bias === undefined ? [dx, dw] : [dx, dw, db];
   };
@@ -377,6 +330,6 @@ export function avgPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
   const w = poolWindow(op, kernelSize, options);
   const [n, c, h, wd] = x.shape;
   const [ho, wo] = outSize(w, h, wd);
-  const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w, 0), [n, c, w.kh * w.kw, ho * wo]);
+  const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w), [n, c, w.kh * w.kw, ho * wo]);
   return unbatch(reshape(mean(cols, 2), [n, c, ho, wo]));
 }
