@@ -23,11 +23,37 @@ export function scratchBytes(): i32 {
   return (MC * KC + KC * NC + MR * NR) * 4;
 }
 
+/**
+ * Four vectors v0..v3 (rows) written as their transpose: the four columns, one after another at out.
+ * Packing reads rows of a row-major A (or columns of a transposed B) four at a time this way.
+ */
+// @ts-ignore: decorator
+@inline
+function storeTransposed(v0: v128, v1: v128, v2: v128, v3: v128, out: usize, stride: usize): void {
+  const t0 = v128.shuffle<u32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<u32>(v2, v3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<u32>(v0, v1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<u32>(v2, v3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<u32>(t0, t1, 0, 1, 4, 5));
+  v128.store(out + stride, v128.shuffle<u32>(t0, t1, 2, 3, 6, 7));
+  v128.store(out + 2 * stride, v128.shuffle<u32>(t2, t3, 0, 1, 4, 5));
+  v128.store(out + 3 * stride, v128.shuffle<u32>(t2, t3, 2, 3, 6, 7));
+}
+
 function packA(a: usize, ars: i32, acs: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   for (let ip = 0; ip < mc; ip += MR) {
     const rows = min(MR, mc - ip);
     const panel = dst + <usize>(ip * kc) * 4;
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (rows == MR && acs == 1) {
+      // row-major A: four values of each of the four rows, transposed into four steps of the panel
+      const row = <usize>ars * 4;
+      for (; p + 4 <= kc; p += 4) {
+        const src = a + <usize>((i0 + ip) * ars + p0 + p) * 4;
+        storeTransposed(v128.load(src), v128.load(src + row), v128.load(src + 2 * row), v128.load(src + 3 * row), panel + <usize>(p * MR) * 4, MR * 4);
+      }
+    }
+    for (; p < kc; p++) {
       const out = panel + <usize>(p * MR) * 4;
       const src = a + <usize>((i0 + ip) * ars + (p0 + p) * acs) * 4;
       if (rows == MR && ars == 1) {
@@ -45,7 +71,19 @@ function packB(b: usize, brs: i32, bcs: i32, p0: i32, kc: i32, j0: i32, nc: i32,
   for (let jp = 0; jp < nc; jp += NR) {
     const cols = min(NR, nc - jp);
     const panel = dst + <usize>(jp * kc) * 4;
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (cols == NR && brs == 1) {
+      // transposed B: four values down each of the eight columns, transposed into four steps of the panel
+      const col = <usize>bcs * 4;
+      for (; p + 4 <= kc; p += 4) {
+        const src = b + <usize>(p0 + p + (j0 + jp) * bcs) * 4;
+        const out = panel + <usize>(p * NR) * 4;
+        storeTransposed(v128.load(src), v128.load(src + col), v128.load(src + 2 * col), v128.load(src + 3 * col), out, NR * 4);
+        const src4 = src + 4 * col;
+        storeTransposed(v128.load(src4), v128.load(src4 + col), v128.load(src4 + 2 * col), v128.load(src4 + 3 * col), out + 16, NR * 4);
+      }
+    }
+    for (; p < kc; p++) {
       const out = panel + <usize>(p * NR) * 4;
       const src = b + <usize>((p0 + p) * brs + (j0 + jp) * bcs) * 4;
       if (cols == NR && bcs == 1) {
@@ -123,7 +161,7 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, first: bool): 
 /**
  * C[i0:i1, j0:j1] = A[i0:i1, :]·B[:, j0:j1], using `scratch` (scratchBytes() bytes) for packing.
  */
-export function sgemm(
+function sgemm(
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
   c: usize, ldc: i32,
@@ -165,5 +203,26 @@ export function sgemm(
         }
       }
     }
+  }
+}
+
+/**
+ * The whole product C = A·B (m×n), shared between threads: each thread that calls this takes blocks of
+ * `block` rows (byRows) or columns of C from the counter at `counter` until none are left, so a slower
+ * thread simply takes fewer. Each block is computed by sgemm, so the result does not depend on who took it.
+ */
+export function sgemmShared(
+  a: usize, ars: i32, acs: i32,
+  b: usize, brs: i32, bcs: i32,
+  c: usize, m: i32, k: i32, n: i32,
+  byRows: bool, block: i32, counter: usize, scratch: usize,
+): void {
+  const extent = byRows ? m : n;
+  for (;;) {
+    const lo = atomic.add<i32>(counter, 1) * block;
+    if (lo >= extent) break;
+    const hi = min(extent, lo + block);
+    if (byRows) sgemm(a, ars, acs, b, brs, bcs, c, n, k, lo, hi, 0, n, scratch);
+    else sgemm(a, ars, acs, b, brs, bcs, c, n, k, 0, m, lo, hi, scratch);
   }
 }

@@ -2,9 +2,10 @@
  * The WebAssembly SIMD matrix product (gemm.as.ts, compiled at build time) and the threads that share it.
  *
  * Operands are copied into one shared WebAssembly memory, multiplied there, and the product copied back:
- * O(n²) copies for O(n³) work. Large products are split between the calling thread and worker threads
- * (one per extra core) that run the same module on the same memory; each element of C is computed by one
- * thread in a fixed order, so results are bit-identical whatever the thread count.
+ * O(n²) copies for O(n³) work. Large products are shared between the calling thread and worker threads
+ * (one per extra core) that run the same module on the same memory, taking blocks of C from a shared
+ * counter; each element of C is computed by one thread in a fixed order, so results are bit-identical
+ * whatever the thread count and whoever takes which block.
  *
  * `RELULAB_THREADS=n` caps the threads (1 disables the workers); `RELULAB_WASM=0` turns the kernels off.
  */
@@ -22,7 +23,7 @@ export interface StridedMatrix {
 
 interface Exports {
   scratchBytes(): number;
-  sgemm(a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, k: number, i0: number, i1: number, j0: number, j1: number, scratch: number): void;
+  sgemmShared(a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, m: number, k: number, n: number, byRows: number, block: number, counter: number, scratch: number): void;
 }
 
 /** Below this many multiply-adds the JavaScript loop wins (no copies, no call). */
@@ -41,7 +42,7 @@ const workerSource = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const ctrl = new Int32Array(control);
-const { sgemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { sgemmShared } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 Atomics.store(ctrl, ${READY}, 1);
 for (;;) {
   // spin a little before sleeping: in training the next product follows within a millisecond, and waking a
@@ -49,7 +50,7 @@ for (;;) {
   for (let spin = 0; spin < ${SPIN} && Atomics.load(ctrl, ${STATE}) === 0; spin++);
   Atomics.wait(ctrl, ${STATE}, 0);
   const a = ctrl.subarray(${ARGS}, ${ARGS} + 14);
-  sgemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+  sgemmShared(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
   Atomics.store(ctrl, ${STATE}, 0);
   Atomics.notify(ctrl, ${STATE});
 }
@@ -65,7 +66,8 @@ class WasmGemm {
   private readonly kernel: Exports;
   private readonly scratchBytes: number;
   private readonly helpers: Helper[] = [];
-  /** Where operands start: after the scratch space of every thread. */
+  /** The block counter the threads share, after the scratch space of every thread; operands follow it. */
+  private readonly counterAt: number;
   private readonly operandBase: number;
 
   constructor(private readonly module: WebAssembly.Module, threads: number) {
@@ -73,7 +75,8 @@ class WasmGemm {
     this.kernel = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as Exports;
     this.scratchBytes = align(this.kernel.scratchBytes());
     // the first page holds the module's own stack and data; thread t packs into scratch slot t
-    this.operandBase = PAGE + threads * this.scratchBytes;
+    this.counterAt = PAGE + threads * this.scratchBytes;
+    this.operandBase = this.counterAt + 64;
     for (let t = 1; t < threads; t++) this.helpers.push(this.startHelper(PAGE + t * this.scratchBytes));
   }
 
@@ -95,30 +98,22 @@ class WasmGemm {
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.data.subarray(a.offset, a.offset + m * k), aAt / 4);
     heap.set(b.data.subarray(b.offset, b.offset + k * n), bAt / 4);
-    const ready = this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
-    const parts = m * n * k >= THREAD_MIN_WORK ? ready.length + 1 : 1;
-    // split the rows of C when there are more of them than columns, else the columns; whole tiles each
+    const ready = m * n * k >= THREAD_MIN_WORK ? this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1) : [];
+    // blocks of rows of C when there are more rows than columns, else of columns: whole tiles, two
+    // blocks per thread, so that a thread that falls behind takes fewer
     const byRows = m >= n;
     const extent = byRows ? m : n;
     const unit = byRows ? 4 : 8;
-    const share = Math.ceil(extent / unit / parts) * unit;
-    const args = (lo: number, hi: number, scratch: number): number[] => [
-      aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, n, k,
-      byRows ? lo : 0, byRows ? hi : m, byRows ? 0 : lo, byRows ? n : hi, scratch,
-    ];
-    const posted: Helper[] = [];
-    for (let p = 1; p < parts; p++) {
-      const lo = p * share;
-      if (lo >= extent) break;
-      const helper = ready[p - 1];
-      helper.ctrl.set(args(lo, Math.min(extent, lo + share), helper.scratch), ARGS);
+    const block = ready.length === 0 ? extent : Math.ceil(extent / unit / (2 * (ready.length + 1))) * unit;
+    Atomics.store(new Int32Array(this.memory.buffer, this.counterAt, 1), 0, 0);
+    const args = (scratch: number): Parameters<Exports['sgemmShared']> => [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, block, this.counterAt, scratch];
+    for (const helper of ready) {
+      helper.ctrl.set(args(helper.scratch), ARGS);
       Atomics.store(helper.ctrl, STATE, 1);
       Atomics.notify(helper.ctrl, STATE);
-      posted.push(helper);
     }
-    const own = args(0, Math.min(extent, share), PAGE) as Parameters<Exports['sgemm']>;
-    this.kernel.sgemm(...own);
-    for (const helper of posted) {
+    this.kernel.sgemmShared(...args(PAGE));
+    for (const helper of ready) {
       for (let spin = 0; spin < SPIN && Atomics.load(helper.ctrl, STATE) !== 0; spin++);
       while (Atomics.load(helper.ctrl, STATE) !== 0) Atomics.wait(helper.ctrl, STATE, 1);
     }
