@@ -1,4 +1,4 @@
-// AssemblyScript, compiled to WebAssembly SIMD at build time (see package.json "build:wasm").
+// AssemblyScript, compiled to WebAssembly SIMD at build time (scripts/build-wasm.js).
 //
 // Float32 loops of the hottest activations, four lanes at a time, each equal element for element to the
 // scalar definitions in ops/activations.ts (signed zeros and NaN included). Arrays are byte offsets into

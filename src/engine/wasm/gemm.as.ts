@@ -1,11 +1,13 @@
-// AssemblyScript, compiled to WebAssembly SIMD at build time (see package.json "build:wasm").
+// AssemblyScript, compiled to WebAssembly SIMD at build time (scripts/build-wasm.js).
 //
-// Single-precision GEMM for one block of C, in the GotoBLAS/BLIS layout: B is packed into KC×NR panels and
+// Single-precision GEMM, shared between threads that take blocks of C from a counter (sgemmShared); each
+// block in the GotoBLAS/BLIS layout: B is packed into KC×NR panels and
 // A into MC×KC blocks of MR-row panels, so the micro-kernel streams both from L1/L2 while an MR×NR tile of C
 // stays in registers (8 v128 accumulators; one A broadcast and two B vectors per k step).
 //
 // Operands are strided: element (i, p) of A is at a + 4·(i·ars + p·acs), element (p, j) of B at
-// b + 4·(p·brs + j·bcs), so transposed views need no copy. C is row-major with leading dimension ldc.
+// b + 4·(p·brs + j·bcs), so transposed views need no copy (packing transposes 4×4 blocks with shuffles).
+// C is row-major with leading dimension ldc.
 // Each element of C is summed in the same order whatever block a thread computes, so results do not
 // depend on the number of threads.
 //
