@@ -119,7 +119,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const kernel = gemmFor[dtype];
     for (let t = 0; t < batches; t++) kernel(ad, t * m * k, bd, t * k * n, out, t * m * n, m, k, n);
   }
-  return fromOp(op, out, [...batch, m, n], [a, b], (g) => [matmul(g, transpose(b)), matmul(transpose(a), g)], [a, b]);
+  // an operand that needs no gradient (the data of a first layer) costs no product
+  const backward = (g: Tensor) => [a.requiresGrad ? matmul(g, transpose(b)) : null, b.requiresGrad ? matmul(transpose(a), g) : null];
+  return fromOp(op, out, [...batch, m, n], [a, b], backward, [a, b]);
 }
 registerOp('matmul', [
   { shapes: [[3, 4], [4, 2]], call: (a, b) => matmul(a, b), secondOrder: true },
@@ -153,7 +155,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     for (let r = 0; r < data.length; r += outFeatures) for (let j = 0; j < outFeatures; j++) data[r + j] += b[j];
   }
   const inputs = bias === undefined ? [x2, weight] : [x2, weight, bias];
-  const y = fromOp(op, data, product.shape, inputs, (g) => [matmul(g, weight), matmul(transpose(g), x2), bias === undefined ? null : sum(g, 0)], [x2, weight]);
+  const backward = (g: Tensor) => [
+    x2.requiresGrad ? matmul(g, weight) : null,
+    weight.requiresGrad ? matmul(transpose(g), x2) : null,
+    bias?.requiresGrad ? sum(g, 0) : null,
+  ];
+  const y = fromOp(op, data, product.shape, inputs, backward, [x2, weight]);
   return reshape(y, [...lead, outFeatures]);
 }
 registerOp('linear', [
