@@ -6,12 +6,13 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const asc = path.join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const common = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--enable', 'simd', '--initialMemory', '1'];
-// the matrix product shares one memory between threads; the activation loops own theirs
+// the matrix product shares one memory between threads; the activation loops and the convolution own theirs
 const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
 const builds = [
   ['gemm.as.ts', 'gemm.wasm', shared],
   ['gemm.as.ts', 'gemm-fma.wasm', [...shared, '--enable', 'relaxed-simd']],
   ['elementwise.as.ts', 'elementwise.wasm', []],
+  ['conv.as.ts', 'conv.wasm', []],
 ];
 for (const [source, output, flags] of builds) {
   const args = [asc, path.join('src', 'engine', 'wasm', source), '-o', path.join('dist', 'wasm', output), ...common, ...flags];

@@ -82,9 +82,13 @@ describe('WebAssembly matrix product', () => {
   });
 });
 
-describe('conv2d in float32 (im2col over the batch, WebAssembly products)', () => {
+describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwise)', () => {
   const configs: [string, number[], number[], r.Conv2dOptions, boolean][] = [
     ['3×3 same with bias', [4, 3, 9, 11], [5, 3, 3, 3], { padding: 'same' }, true],
+    // rows of 37 outputs: two groups of 16 columns, one of 4, and a scalar tail of 1
+    ['wide rows, 1 → 4 channels', [2, 1, 6, 37], [4, 1, 3, 3], { padding: 'same' }, true],
+    ["even kernel 'same' (padding heavier at the bottom right), dilation 2", [2, 3, 11, 18], [2, 3, 2, 4], { padding: 'same', dilation: 2 }, false],
+    ['1×1 kernel, 8 channels, no padding', [3, 8, 5, 16], [6, 8, 1, 1], {}, true],
     ['stride 2, padding 1, no bias', [2, 2, 10, 7], [3, 2, 3, 3], { stride: 2, padding: 1 }, false],
     ['dilation 2, stride [1, 3], 2×4 kernel', [3, 1, 12, 13], [4, 1, 2, 4], { dilation: 2, stride: [1, 3] }, true],
     ['kernel wider than the padded input rows reach', [1, 2, 5, 5], [2, 2, 5, 1], { padding: [0, 2] }, true],

@@ -3,6 +3,7 @@ import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
+import { directConvBackward, directConvForward, type DirectConv } from '../wasm/conv';
 import { sgemm, wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
@@ -167,12 +168,77 @@ function forEachSpan(shape: Shape, w: Window, ho: number, wo: number, start: Lay
   }
 }
 
+/** Float32 arrays of a convolution's gradients; null where not asked for. */
+interface ConvGrads {
+  input: Float32Array | null;
+  weight: Float32Array | null;
+  bias: Float32Array | null;
+}
+type Want = { weights: boolean; bias: boolean; input: boolean };
+
+/** A float32 convolution computed outside the graph: its output, and its gradients for an output gradient. */
+interface ConvKernels {
+  out: Float32Array;
+  backward(g: Float32Array, want: Want): ConvGrads;
+}
+
 /**
- * conv2d in float32 as two matrix products over the whole batch (PyTorch's im2col + GEMM). The bias rides
- * along as a row of ones in the columns, so the forward product adds it and the weight-gradient product
- * sums it. Gradients of gradients go through conv2dComposed.
+ * The most window taps (in channels × kh × kw) for which the direct kernels beat im2col and products
+ * (bench, fwd+bwd: 1×3×3 2.5×, 3×5×5 2×, 8×3×3 even, 16×3×3 0.85×): each tap costs the direct kernel a
+ * pass over the output, while the product's packed tiles reuse what they load.
+ */
+const DIRECT_MAX_TAPS = 96;
+
+/**
+ * conv2d in float32 as one graph node: stride 1 with few taps on the direct WebAssembly kernels, the rest
+ * as two matrix products. Gradients of gradients go through conv2dComposed.
  */
 function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window, ho: number, wo: number): Tensor {
+  const [n] = x.shape;
+  const [outC] = weight.shape;
+  const direct = w.stride[0] === 1 && w.stride[1] === 1 && weight.size / outC <= DIRECT_MAX_TAPS ? directKernels(x, weight, bias, w) : null;
+  const kernels = direct ?? gemmKernels(x, weight, bias, w, ho, wo);
+  const inputs = bias === undefined ? [x, weight] : [x, weight, bias];
+  const backward = (g: Tensor): (Tensor | null)[] => {
+    if (isGradEnabled()) {
+      // recording the backward pass: differentiate the composed form instead
+      const grads = runBackward([conv2dComposed(x, weight, bias, w, ho, wo)], [g], { createGraph: true, retainGraph: true }, inputs);
+      return inputs.map((t) => grads.get(t) ?? null);
+    }
+    const want = { weights: weight.requiresGrad || bias?.requiresGrad === true, bias: bias !== undefined, input: x.requiresGrad };
+    const grads = kernels.backward(g.dataSync() as Float32Array, want);
+    const wrap = (data: Float32Array | null, shape: Shape) => (data === null ? null : Tensor.fromData(data, shape));
+    const dx = wrap(grads.input, x.shape);
+    const dw = wrap(grads.weight, weight.shape);
+    return bias === undefined ? [dx, dw] : [dx, dw, wrap(grads.bias, [outC])];
+  };
+  return fromOp('conv2d', kernels.out, [n, outC, ho, wo], inputs, backward, inputs);
+}
+
+/** Stride 1 by direct convolution (no im2col); null where the kernels are unavailable. */
+function directKernels(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window): ConvKernels | null {
+  const [n, c, h, wd] = x.shape;
+  const [o] = weight.shape;
+  const p: DirectConv = { n, c, h, w: wd, o, kh: w.kh, kw: w.kw, dilation: w.dilation, pad: w.pad };
+  const xd = x.dataSync() as Float32Array;
+  const wd32 = weight.dataSync() as Float32Array;
+  const out = directConvForward(xd, wd32, bias?.dataSync() as Float32Array | undefined, p);
+  if (out === null) return null;
+  return {
+    out,
+    backward: (g, want) => {
+      const grads = directConvBackward(xd, wd32, g, p, want);
+      if (grads === null) throw new ValueError('conv2d', `the gradient of a ${formatShape(x.shape)} input does not fit in WebAssembly memory`);
+      return grads;
+    },
+  };
+}
+
+/**
+ * Any stride as two matrix products over the whole batch (PyTorch's im2col + GEMM). The bias rides along
+ * as a row of ones in the columns, so the forward product adds it and the weight-gradient product sums it.
+ */
+function gemmKernels(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window, ho: number, wo: number): ConvKernels {
   const [n] = x.shape;
   const [outC] = weight.shape;
   const k = weight.size / outC;
@@ -196,43 +262,28 @@ function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Win
   // [outC, N, L] → [N, outC, L]
   const out = new Float32Array(n * outC * l);
   for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) out.set(product.subarray(o * nl + b * l, o * nl + b * l + l), (b * outC + o) * l);
-  const inputs = bias === undefined ? [x, weight] : [x, weight, bias];
-  const backward = (g: Tensor): (Tensor | null)[] => {
-    if (isGradEnabled()) {
-      // recording the backward pass: differentiate the composed form instead
-      const grads = runBackward([conv2dComposed(x, weight, bias, w, ho, wo)], [g], { createGraph: true, retainGraph: true }, inputs);
-      return inputs.map((t) => grads.get(t) ?? null);
-    }
-    const gd = g.dataSync() as Float32Array;
+  const backward = (gd: Float32Array, want: Want): ConvGrads => {
     const gp = new Float32Array(outC * nl);
     for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) gp.set(gd.subarray((b * outC + o) * l, (b * outC + o + 1) * l), o * nl + b * l);
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (weight.requiresGrad || bias?.requiresGrad) {
+    const grads: ConvGrads = { input: null, weight: null, bias: null };
+    if (want.weights) {
       // [outC, rows] = G·colsᵀ; its last column is the bias gradient
       const dwb = new Float32Array(outC * rows);
       sgemm({ data: gp, offset: 0, rowStride: nl, colStride: 1 }, { data: cols, offset: 0, rowStride: 1, colStride: nl }, outC, nl, rows, dwb, 0);
-      const dwd = new Float32Array(outC * k);
-      const dbd = new Float32Array(outC);
-      for (let o = 0; o < outC; o++) {
-        dwd.set(dwb.subarray(o * rows, o * rows + k), o * k);
-        if (bias !== undefined) dbd[o] = dwb[o * rows + k];
-      }
-      dw = Tensor.fromData(dwd, weight.shape);
-      db = Tensor.fromData(dbd, [outC]);
+      grads.weight = new Float32Array(outC * k);
+      for (let o = 0; o < outC; o++) grads.weight.set(dwb.subarray(o * rows, o * rows + k), o * k);
+      if (want.bias) grads.bias = Float32Array.from({ length: outC }, (_, o) => dwb[o * rows + k]);
     }
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
+    if (want.input) {
       // [k, N·L] = Wᵀ·G, then back to image positions
       const dcols = new Float32Array(k * nl);
       sgemm({ data: wd, offset: 0, rowStride: 1, colStride: k }, { data: gp, offset: 0, rowStride: nl, colStride: 1 }, k, outC, nl, dcols, 0);
-      const dxd = new Float32Array(x.size);
-      scatterWindows(dcols, x.shape, w, ho, wo, dxd, batchWide);
-      dx = Tensor.fromData(dxd, x.shape);
+      grads.input = new Float32Array(x.size);
+      scatterWindows(dcols, x.shape, w, ho, wo, grads.input, batchWide);
     }
-    return bias === undefined ? [dx, dw] : [dx, dw, db];
+    return grads;
   };
-  return fromOp('conv2d', out, [n, outC, ho, wo], inputs, backward, inputs);
+  return { out, backward };
 }
 
 registerOp('conv2d', [

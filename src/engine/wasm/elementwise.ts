@@ -3,13 +3,12 @@
  * every element of a JavaScript loop, so large arrays go faster copied into the module's own memory,
  * run four lanes at a time, and copied back.
  */
-import { loadWasm, PAGE } from './load';
+import { ownMemory, PAGE, type OwnMemory } from './load';
 
 /** Below this many elements the JavaScript loop wins (no copies, no call). */
 export const WASM_MIN_ELEMENTS = 4096;
 
 interface Exports {
-  memory: WebAssembly.Memory;
   reluForward(x: number, y: number, n: number): void;
   reluBackward(x: number, g: number, out: number, n: number, gradAtZero: number): number;
   leakyForward(x: number, y: number, n: number, slope: number): void;
@@ -17,15 +16,7 @@ interface Exports {
   sgdStep(p: number, g: number, out: number, n: number, lr: number): void;
 }
 
-let kernels: Exports | null | undefined;
-
-function instance(): Exports | null {
-  if (kernels === undefined) {
-    const module = loadWasm('elementwise');
-    kernels = module ? (new WebAssembly.Instance(module).exports as unknown as Exports) : null;
-  }
-  return kernels;
-}
+let loaded: OwnMemory<Exports> | null | undefined;
 
 /**
  * Copies `inputs` into the module's memory (each padded to whole lanes, from byte PAGE on), runs `call`
@@ -35,19 +26,16 @@ function instance(): Exports | null {
 function run(inputs: readonly Float32Array[], out: Float32Array, call: (k: Exports, at: number[], n: number) => number | void): number | undefined {
   const n = out.length;
   if (n < WASM_MIN_ELEMENTS) return undefined;
-  const k = instance();
-  if (k === null) return undefined;
+  if (loaded === undefined) loaded = ownMemory<Exports>('elementwise');
+  if (loaded === null) return undefined;
   const stride = Math.ceil(n / 16) * 64;
   const at = Array.from({ length: inputs.length + 1 }, (_, i) => PAGE + i * stride);
-  const need = PAGE + (inputs.length + 1) * stride;
-  const have = k.memory.buffer.byteLength;
-  if (need > 2 ** 32) return undefined;
-  if (need > have) k.memory.grow(Math.ceil((need - have) / PAGE));
-  const heap = new Float32Array(k.memory.buffer);
+  const heap = loaded.heap(PAGE + (inputs.length + 1) * stride);
+  if (heap === null) return undefined;
   inputs.forEach((input, i) => heap.set(input, at[i] / 4));
   // padding lanes read 1: no kink hits, no NaN
   for (const a of at) heap.fill(1, a / 4 + n, a / 4 + Math.ceil(n / 4) * 4);
-  const result = call(k, at, Math.ceil(n / 4) * 4);
+  const result = call(loaded.kernels, at, Math.ceil(n / 4) * 4);
   out.set(heap.subarray(at[inputs.length] / 4, at[inputs.length] / 4 + n));
   return result ?? 0;
 }

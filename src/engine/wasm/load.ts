@@ -34,3 +34,29 @@ export function loadWasm(name: string, { relaxedSimd = false } = {}): WebAssembl
   }
   return undefined;
 }
+
+/** An instance of a kernel module that owns its memory (single-threaded), and that memory as floats. */
+export class OwnMemory<Exports> {
+  readonly kernels: Exports;
+  private readonly memory: WebAssembly.Memory;
+
+  constructor(module: WebAssembly.Module) {
+    const exports = new WebAssembly.Instance(module).exports as unknown as Exports & { memory: WebAssembly.Memory };
+    this.kernels = exports;
+    this.memory = exports.memory;
+  }
+
+  /** The memory as floats, grown first to at least `bytes`; null when that is beyond what 32 bits address. */
+  heap(bytes: number): Float32Array | null {
+    if (bytes > 2 ** 32) return null;
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    return new Float32Array(this.memory.buffer);
+  }
+}
+
+/** The module `name` instantiated on its own memory, or null when it is unavailable (see loadWasm). */
+export function ownMemory<Exports>(name: string): OwnMemory<Exports> | null {
+  const module = loadWasm(name);
+  return module === undefined ? null : new OwnMemory<Exports>(module);
+}
