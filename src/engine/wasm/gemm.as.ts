@@ -113,10 +113,14 @@ export function fusedProbe(a: f32, b: f32, c: f32): f32 {
   return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
 }
 
-/** The MR×NR tile at c (leading dimension ldc, in floats): tile = (first ? 0 : tile) + Apanel·Bpanel. */
+/**
+ * The MR×NR tile at c (leading dimension ldc, in floats): tile = (first ? 0 : tile) + Apanel·Bpanel, where
+ * element (r, p) of the A panel is at pa + r·aRow + p·aStep and the 8 values of step p of the B panel at
+ * pb + p·bStep (bytes): packed panels, or the operands themselves when they are small.
+ */
 // @ts-ignore: decorator
 @inline
-function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, first: bool): void {
+function micro(kc: i32, pa: usize, aRow: usize, aStep: usize, pb: usize, bStep: usize, c: usize, ldc: i32, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -127,17 +131,17 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, first: bool): 
     let a = v128.load32_splat(pa);
     c00 = madd(a, b0, c00);
     c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 4);
+    a = v128.load32_splat(pa + aRow);
     c10 = madd(a, b0, c10);
     c11 = madd(a, b1, c11);
-    a = v128.load32_splat(pa, 8);
+    a = v128.load32_splat(pa + 2 * aRow);
     c20 = madd(a, b0, c20);
     c21 = madd(a, b1, c21);
-    a = v128.load32_splat(pa, 12);
+    a = v128.load32_splat(pa + 3 * aRow);
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
-    pa += MR * 4;
-    pb += NR * 4;
+    pa += aStep;
+    pb += bStep;
   }
   const row = <usize>ldc * 4;
   if (!first) {
@@ -160,6 +164,24 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, first: bool): 
   v128.store(c + 3 * row, c31, 16);
 }
 
+/** Adds (or, when first, copies) the rows×cols corner of the NR-wide scratch tile to C at dst. */
+function flushEdge(tile: usize, dst: usize, ldc: i32, rows: i32, cols: i32, first: bool): void {
+  for (let r = 0; r < rows; r++) {
+    for (let q = 0; q < cols; q++) {
+      const out = dst + <usize>(r * ldc + q) * 4;
+      const v = load<f32>(tile + <usize>(r * NR + q) * 4);
+      store<f32>(out, first ? v : load<f32>(out) + v);
+    }
+  }
+}
+
+/**
+ * Products of at most SMALL multiply-adds with k ≤ KC and a row-major B run on the operands in place: the
+ * tiles fit in L1, so packing would cost more than it saves. Each element is summed in the same order as
+ * by the packed path (one pass over k), so results are the same.
+ */
+const SMALL: i32 = 1 << 18;
+
 /**
  * C[i0:i1, j0:j1] = A[i0:i1, :]·B[:, j0:j1], using `scratch` (scratchBytes() bytes) for packing.
  */
@@ -172,6 +194,26 @@ function sgemm(
   const pa = scratch;
   const pb = pa + <usize>(MC * KC) * 4;
   const tile = pb + <usize>(KC * NC) * 4;
+  if (bcs == 1 && k <= KC && (i1 - i0) * (j1 - j0) * k <= SMALL) {
+    // in place: edge tiles read past the operands' last rows and columns (into memory the caller
+    // reserved), and only the valid corner is kept
+    for (let j = j0; j < j1; j += NR) {
+      const cols = min(NR, j1 - j);
+      for (let i = i0; i < i1; i += MR) {
+        const rows = min(MR, i1 - i);
+        const panelA = a + <usize>(i * ars) * 4;
+        const panelB = b + <usize>j * 4;
+        const dst = c + <usize>(i * ldc + j) * 4;
+        if (rows == MR && cols == NR) {
+          micro(k, panelA, <usize>ars * 4, <usize>acs * 4, panelB, <usize>brs * 4, dst, ldc, true);
+        } else {
+          micro(k, panelA, <usize>ars * 4, <usize>acs * 4, panelB, <usize>brs * 4, tile, NR, true);
+          flushEdge(tile, dst, ldc, rows, cols, true);
+        }
+      }
+    }
+    return;
+  }
   for (let jc = j0; jc < j1; jc += NC) {
     const nc = min(NC, j1 - jc);
     for (let pc = 0; pc < k; pc += KC) {
@@ -189,17 +231,11 @@ function sgemm(
             const panelB = pb + <usize>(jr * kc) * 4;
             const dst = c + <usize>((ic + ir) * ldc + jc + jr) * 4;
             if (rows == MR && cols == NR) {
-              micro(kc, panelA, panelB, dst, ldc, first);
+              micro(kc, panelA, 4, MR * 4, panelB, NR * 4, dst, ldc, first);
             } else {
               // edge tile: compute into the scratch tile, then add or copy the valid part
-              micro(kc, panelA, panelB, tile, NR, true);
-              for (let r = 0; r < rows; r++) {
-                for (let q = 0; q < cols; q++) {
-                  const out = dst + <usize>(r * ldc + q) * 4;
-                  const v = load<f32>(tile + <usize>(r * NR + q) * 4);
-                  store<f32>(out, first ? v : load<f32>(out) + v);
-                }
-              }
+              micro(kc, panelA, 4, MR * 4, panelB, NR * 4, tile, NR, true);
+              flushEdge(tile, dst, ldc, rows, cols, first);
             }
           }
         }

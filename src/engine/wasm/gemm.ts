@@ -94,7 +94,9 @@ class WasmGemm {
     const aAt = this.operandBase;
     const bAt = aAt + align(m * k * 4);
     const cAt = bAt + align(k * n * 4);
-    this.reserve(cAt + m * n * 4);
+    // small products read their operands in place, and an edge tile up to 3 rows of A and 7 columns of B
+    // past the end: keep that much room after C
+    this.reserve(cAt + m * n * 4 + (3 * k + 8) * 4);
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.data.subarray(a.offset, a.offset + m * k), aAt / 4);
     heap.set(b.data.subarray(b.offset, b.offset + k * n), bAt / 4);
