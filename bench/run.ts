@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: relulab and its peers, side by side in one run. Each peer runs in its own child process,
- * one after another so they never share the cores: relulab, TensorFlow.js with its WebAssembly and its
- * JavaScript backends, and PyTorch when Debian's python3-torch is installed. Prints a table per workload
+ * one after another so they never share the cores: relulab, TensorFlow.js with its WebAssembly backend (on
+ * one thread, as it runs in stock Node, and on two through a bench-only shim) and its JavaScript backend,
+ * and PyTorch when Debian's python3-torch is installed. Prints a table per workload
  * (median, min–max, and each peer against relulab) and writes every measurement as JSON.
  *
  *   npm run bench -- [--quick] [--only=matmul,relu,mlp,conv,overhead,memory] [--notebooks] [--json=FILE]
@@ -34,6 +35,9 @@ function torchInstalled(): boolean {
 const peers: Peer[] = [
   { name: 'relulab', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'relulab.ts'), ...passOn] },
   { name: 'tfjs-wasm', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm', ...passOn] },
+  // the threaded build needs a bench-only shim to start in Node (peers/tfjs.ts); it has no conv gradient
+  // either, and 1,000 steps of its MLP would add minutes, so it skips those two
+  { name: 'tfjs-wasm 2 threads', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm', '--threads=2', '--skip=conv,memory', ...passOn] },
   // 1,000 steps of 0.3 s each would take minutes: tfjs-cpu skips the memory run
   { name: 'tfjs-cpu', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=cpu', '--skip=memory', ...passOn] },
 ];

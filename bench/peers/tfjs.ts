@@ -1,18 +1,69 @@
 /**
  * TensorFlow.js's side: `--backend=cpu` (pure JavaScript) or `--backend=wasm` (WebAssembly SIMD; one thread,
- * as the wasm backend runs in stock Node). Same workloads, sizes and data as relulab.
+ * as the wasm backend runs in stock Node, or `--threads=2` through the experimental shim below). Same
+ * workloads, sizes and data as relulab.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
+
+/**
+ * Bench-only, experimental: the threaded build of tfjs-backend-wasm does not start in stock Node. Its
+ * multithreading flag is hard-wired off under Node; Emscripten starts its pthread workers from blob: URLs,
+ * which Node's worker_threads refuses; and it caps threads at half the logical CPUs (1 on 2 cores). This
+ * writes the worker and main scripts to temporary files and reports 2·threads CPUs to the module, without
+ * touching the computation, so that XNNPACK runs on `threads` threads.
+ */
+function installWasmThreadsShim(threads: number): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relulab-bench-tfjs-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const mainPath = path.join(dir, 'main.js');
+  const workerPath = path.join(dir, 'worker.js');
+  const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js'));
+  const prelude =
+    "var require$$0=require('fs'),require$$1=require('path'),require$$3=require('perf_hooks'),require$$4=require('os'),commonjsGlobal=globalThis;" +
+    `var __dirname=${JSON.stringify(distDir)};var _scriptDir=${JSON.stringify(path.join(distDir, 'tf-backend-wasm.node.js'))};\n`;
+  const text = new WeakMap<Blob, { text: string; type?: string }>();
+  const OriginalBlob = globalThis.Blob;
+  globalThis.Blob = class extends OriginalBlob {
+    constructor(parts: BlobPart[], options?: BlobPropertyBag) {
+      super(parts, options);
+      const body = parts.map(String).join('');
+      text.set(this, { text: body, type: options?.type });
+      if (options?.type === 'text/javascript') fs.writeFileSync(mainPath, prelude + body);
+    }
+  };
+  const createObjectURL = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (blob: Blob) => {
+    const entry = text.get(blob);
+    if (entry === undefined || entry.type !== 'application/javascript') return createObjectURL(blob);
+    const worker = entry.text.replace('if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}', `if(true){importScripts(${JSON.stringify(mainPath)})}`);
+    fs.writeFileSync(workerPath, worker);
+    return workerPath;
+  };
+  const cpus = os.cpus;
+  os.cpus = () => {
+    const real = cpus();
+    return Array.from({ length: 2 * threads }, (_, i) => real[i % real.length]);
+  };
+}
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const backend = process.argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length) ?? 'cpu';
+  const threads = Number(process.argv.find((a) => a.startsWith('--threads='))?.slice('--threads='.length) ?? 1);
+  if (threads > 1) {
+    if (backend !== 'wasm') throw new Error('--threads is for the wasm backend');
+    installWasmThreadsShim(threads);
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    setThreadsCount(threads);
+  }
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not start`);
   await tf.ready();
-  const peer = `tfjs-${backend}`;
-  const threads = 1;
+  const peer = threads > 1 ? `tfjs-${backend} ${threads} threads` : `tfjs-${backend}`;
 
   guarded(peer, 'matmul', options, () => {
     for (const n of MATMUL_SIZES) {
