@@ -29,9 +29,9 @@ function installWasmThreadsShim(threads: number): void {
   const text = new WeakMap<Blob, { text: string; type?: string }>();
   const OriginalBlob = globalThis.Blob;
   globalThis.Blob = class extends OriginalBlob {
-    constructor(parts: BlobPart[], options?: BlobPropertyBag) {
+    constructor(...[parts, options]: ConstructorParameters<typeof Blob>) {
       super(parts, options);
-      const body = parts.map(String).join('');
+      const body = (parts ?? []).map(String).join('');
       text.set(this, { text: body, type: options?.type });
       if (options?.type === 'text/javascript') fs.writeFileSync(mainPath, prelude + body);
     }

@@ -11,6 +11,11 @@ export function monomorphicCopy<F extends (...args: never[]) => unknown>(fn: F):
   return new Function(`return (${fn.toString()})`)() as F;
 }
 
+/** One monomorphic copy of `fn` per dtype: `perDType(f)[x.dtype](...)` for a loop over x's storage. */
+export function perDType<F extends (...args: never[]) => unknown>(fn: F): Record<DType, F> {
+  return { float32: monomorphicCopy(fn), float64: monomorphicCopy(fn), int32: monomorphicCopy(fn) };
+}
+
 /**
  * `out[i] = f(src[i])`; each unary op runs its own copy (see monomorphicCopy). The loops here are unrolled
  * four times: V8 re-checks typed arrays on every iteration, and fewer iterations mean fewer checks.

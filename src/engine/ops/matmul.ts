@@ -1,5 +1,5 @@
 import { allocate, promote, type DType, type TypedArray } from '../dtype';
-import { broadcastStrides, monomorphicCopy } from './kernels';
+import { broadcastStrides, perDType } from './kernels';
 import { sgemm, sgemmAvailable, type StridedMatrix } from '../wasm/gemm';
 import { ShapeError } from '../errors';
 import { registerOp } from '../registry';
@@ -13,7 +13,7 @@ import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './vi
  * C[M×N] += A[M×K]·B[K×N] for row-major arrays at the given offsets. The loops run i-k-j so the innermost
  * loop walks contiguous rows of B and C; four rows of C are updated per pass so each load of B serves four
  * multiply-adds; and the loops are blocked over k (64) and j (256) so the 64×256 panel of B stays in L2.
- * Self-contained (constants inline) so that monomorphicCopy can make one copy per dtype.
+ * Self-contained (constants inline) so that perDType can make one copy per dtype.
  */
 function gemm(a: TypedArray, ao: number, b: TypedArray, bo: number, c: TypedArray, co: number, m: number, k: number, n: number): void {
   for (let k0 = 0; k0 < k; k0 += 64) {
@@ -58,11 +58,7 @@ function gemm(a: TypedArray, ao: number, b: TypedArray, bo: number, c: TypedArra
   }
 }
 
-const gemmFor: Record<DType, typeof gemm> = {
-  float32: monomorphicCopy(gemm),
-  float64: monomorphicCopy(gemm),
-  int32: monomorphicCopy(gemm),
-};
+const gemmFor = perDType(gemm);
 
 /**
  * The matrices of `x` over the broadcast batch as strided views of its storage, without copying when each
@@ -130,6 +126,12 @@ registerOp('matmul', [
   { label: 'matrix-vector', shapes: [[3, 4], [4]], call: (a, b) => matmul(a, b) },
 ]);
 
+/** Adds `row` to every `width`-long row of `data` in place. Self-contained for perDType. */
+function addToRows(data: { [i: number]: number; length: number }, row: ArrayLike<number>, width: number): void {
+  for (let r = 0; r < data.length; r += width) for (let j = 0; j < width; j++) data[r + j] += row[j];
+}
+const addToRowsFor = perDType(addToRows);
+
 /**
  * The affine map `x·Wᵀ + b` over the last dimension, with PyTorch's weight layout `[out, in]`. One graph
  * node, as PyTorch's addmm: the product reads Wᵀ in place, the bias is added to the fresh product, and the
@@ -150,10 +152,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   let product = matmul(x2.detach(), transpose(weight.detach()));
   if (bias !== undefined && promote(product.dtype, bias.dtype) !== product.dtype) product = cast(product, promote(product.dtype, bias.dtype));
   const data = product.storage.data;
-  if (bias !== undefined) {
-    const b = bias.dataSync();
-    for (let r = 0; r < data.length; r += outFeatures) for (let j = 0; j < outFeatures; j++) data[r + j] += b[j];
-  }
+  if (bias !== undefined) addToRowsFor[product.dtype](data, bias.dataSync(), outFeatures);
   const inputs = bias === undefined ? [x2, weight] : [x2, weight, bias];
   const backward = (g: Tensor) => [
     x2.requiresGrad ? matmul(g, weight) : null,

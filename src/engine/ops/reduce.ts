@@ -1,5 +1,5 @@
-import { allocate, floatResult, type DType } from '../dtype';
-import { monomorphicCopy } from './kernels';
+import { allocate, floatResult } from '../dtype';
+import { perDType } from './kernels';
 import { ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '../shape';
@@ -48,7 +48,7 @@ export function sum(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions 
 /**
  * out[o] = the sum of the o-th run of `count` values, in double precision, as four partial sums (of the
  * elements at 0, 1, 2 and 3 mod 4) added as (s0 + s1) + (s2 + s3): four independent additions a step
- * instead of one chain. Self-contained for monomorphicCopy.
+ * instead of one chain. Self-contained for perDType.
  */
 function sumRuns(rows: ArrayLike<number>, out: { [i: number]: number }, outSize: number, count: number): void {
   for (let o = 0, base = 0; o < outSize; o++, base += count) {
@@ -69,11 +69,7 @@ function sumRuns(rows: ArrayLike<number>, out: { [i: number]: number }, outSize:
   }
 }
 
-const sumRunsFor: Record<DType, typeof sumRuns> = {
-  float32: monomorphicCopy(sumRuns),
-  float64: monomorphicCopy(sumRuns),
-  int32: monomorphicCopy(sumRuns),
-};
+const sumRunsFor = perDType(sumRuns);
 
 /**
  * A sum over leading axes of a contiguous tensor (a bias gradient over the batch): whole rows are added,
@@ -84,14 +80,19 @@ function sumLeading(x: Tensor, axes: number[], keepDims: boolean): Tensor {
   const outShape = keepDims ? keptShape : x.shape.slice(axes.length);
   const width = sizeOf(x.shape.slice(axes.length));
   const count = x.size / width;
-  const src = x.storage.data;
   // accumulate in double precision, as the general loop does, and round once
   const acc = new Float64Array(width);
-  for (let i = 0, base = x.offset; i < count; i++, base += width) for (let j = 0; j < width; j++) acc[j] += src[base + j];
+  addRowsFor[x.dtype](x.storage.data, x.offset, count, width, acc);
   const out = allocate(x.dtype, width);
   out.set(acc);
   return fromOp('sum', out, outShape, [x], (g) => [expand(reshape(g, keptShape), x.shape)]);
 }
+/** acc[j] += the j-th value of each of `count` rows of `width` values from `offset` on. Self-contained for perDType. */
+function addRows(src: ArrayLike<number>, offset: number, count: number, width: number, acc: Float64Array): void {
+  for (let i = 0, base = offset; i < count; i++, base += width) for (let j = 0; j < width; j++) acc[j] += src[base + j];
+}
+const addRowsFor = perDType(addRows);
+
 registerOp('sum', [
   { shapes: [[3, 4]], call: (x) => sum(x), secondOrder: true },
   { label: 'axis 0 keepDims', shapes: [[3, 4, 2]], call: (x) => sum(x, [0, 2], { keepDims: true }) },
