@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as r from '../src';
 import { Tensor } from '../src';
+import { allocate } from '../src/engine/dtype';
 
 describe('autograd', () => {
   it('backpropagates through a chain of 100,000 ops without overflowing the stack', () => {
@@ -100,6 +101,21 @@ describe('views share storage', () => {
     expect(x.T.toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
     expect(x.slice(null, [0, 3, 2]).toArray()).toEqual([[0, 2], [3, 5]]);
     expect(x.slice(-1, [-2]).toArray()).toEqual([4, 5]);
+  });
+});
+
+describe('storage', () => {
+  it('hands out zero-filled arrays that never overlap, whether pooled in a slab or not', () => {
+    // sizes around the pooled range (65 B to 4 KiB) and across slab boundaries, in every dtype
+    const arrays = [];
+    for (let round = 0; round < 40; round++) {
+      for (const dtype of ['float32', 'float64', 'int32'] as const) {
+        for (const size of [1, 16, 17, 100, 511, 1000, 1024, 1025, 5000]) arrays.push(allocate(dtype, size));
+      }
+    }
+    for (const a of arrays) expect(a.every((v) => v === 0)).toBe(true);
+    arrays.forEach((a, i) => a.fill(i + 1));
+    arrays.forEach((a, i) => expect(a.every((v) => v === i + 1), `array ${i}`).toBe(true));
   });
 });
 

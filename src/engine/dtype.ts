@@ -6,7 +6,42 @@ export type FloatArray = Float32Array | Float64Array;
 
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
 
+/**
+ * Arrays of 65 bytes to POOLED bytes are carved out of shared SLAB-byte ArrayBuffers, as Node's Buffer pool
+ * does: a new ArrayBuffer costs a microsecond or more, a view on a slab a fraction of that, and small ops
+ * are dominated by it. A slab lives while any array carved from it does; slabs start zeroed and their bytes
+ * are never handed out twice. Smaller arrays live on V8's heap and larger ones get their own buffer.
+ */
+const SLAB = 65536;
+const POOLED = 4096;
+let slab = new ArrayBuffer(0);
+let used = 0;
+
+function carve(bytes: number): [ArrayBuffer, number] {
+  const size = (bytes + 15) & ~15;
+  if (used + size > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB);
+    used = 0;
+  }
+  const at = used;
+  used += size;
+  return [slab, at];
+}
+
+/** A zero-filled array of `size` elements. */
 export function allocate(dtype: DType, size: number): TypedArray {
+  const bytes = size * (dtype === 'float64' ? 8 : 4);
+  if (bytes > 64 && bytes <= POOLED) {
+    const [buffer, at] = carve(bytes);
+    switch (dtype) {
+      case 'float32':
+        return new Float32Array(buffer, at, size);
+      case 'float64':
+        return new Float64Array(buffer, at, size);
+      case 'int32':
+        return new Int32Array(buffer, at, size);
+    }
+  }
   switch (dtype) {
     case 'float32':
       return new Float32Array(size);
