@@ -28,8 +28,8 @@ interface Exports {
 
 /** Below this many multiply-adds the JavaScript loop wins (no copies, no call). */
 const WASM_MIN_WORK = 4096;
-/** Below this many multiply-adds a product runs on the calling thread alone. */
-const THREAD_MIN_WORK = 1 << 20;
+/** Below this many multiply-adds (n ≈ 80 for a square product) a product runs on the calling thread alone. */
+const THREAD_MIN_WORK = 1 << 19;
 /** Control block of a worker: state (0 idle, 1 job posted), ready flag, then the sgemm arguments. */
 const STATE = 0;
 const READY = 1;
