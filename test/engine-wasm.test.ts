@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as r from '../src';
 import { cast, contiguous, manualSeed, matmul, randn, transpose, type Tensor } from '../src';
+import { directConvAvailable } from '../src/engine/wasm/conv';
 import { wasmGemmAvailable } from '../src/engine/wasm/gemm';
 
 /** Largest |x − y| relative to the scale of the product (sum over k of |a||b|). */
@@ -83,6 +84,10 @@ describe('WebAssembly matrix product', () => {
 });
 
 describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwise)', () => {
+  it('has its direct kernels built and in use', () => {
+    expect(directConvAvailable()).toBe(true);
+  });
+
   const configs: [string, number[], number[], r.Conv2dOptions, boolean][] = [
     ['3×3 same with bias', [4, 3, 9, 11], [5, 3, 3, 3], { padding: 'same' }, true],
     // rows of 37 outputs: two groups of 16 columns, one of 4, and a scalar tail of 1

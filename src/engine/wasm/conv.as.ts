@@ -41,7 +41,7 @@ function storeLanes(p: usize, v: v128, valid: i32): void {
 
 /**
  * out[b, o] = bias[o] + Σ over (c, i, j) in that order of weight[o, c, i, j]·xp[b, c, y + i·dh, x + j·dw].
- * `offsets` is room for c·kh·kw i32s (each tap's offset into a sample's planes).
+ * `offsets` is room for c·kh·kw i32s (each tap's offset into a sample's planes) and c·kh·kw·o floats.
  */
 export function forward(
   xp: usize, n: i32, c: i32, hp: i32, wp: i32,
@@ -59,20 +59,71 @@ export function forward(
     }
   }
   const end = offsets + (<usize>taps << 2);
+  // the weights tap by tap: the four output channels of a block side by side
+  const wt = end;
+  for (let oc = 0; oc < o; oc++) {
+    for (let q = 0; q < taps; q++) store<f32>(wt + ((<usize>q * o + oc) << 2), load<f32>(weight + ((<usize>oc * taps + q) << 2)));
+  }
+  const rowBytes = <usize>o * 4;
+  const plane = <usize>ho * wo * 4;
   for (let b = 0; b < n; b++) {
     const sample = xp + <usize>b * c * hp * wp * 4;
-    for (let oc = 0; oc < o; oc++) {
-      const b0: f32 = hasBias ? load<f32>(bias + (<usize>oc << 2)) : 0;
-      const wrow = weight + <usize>oc * taps * 4;
+    let oc = 0;
+    // four output channels by eight columns at a time: each input load serves four channels
+    for (; oc + 4 <= o; oc += 4) {
+      const b0 = f32x4.splat(hasBias ? load<f32>(bias + (<usize>oc << 2)) : 0);
+      const b1 = f32x4.splat(hasBias ? load<f32>(bias + (<usize>oc << 2), 4) : 0);
+      const b2 = f32x4.splat(hasBias ? load<f32>(bias + (<usize>oc << 2), 8) : 0);
+      const b3 = f32x4.splat(hasBias ? load<f32>(bias + (<usize>oc << 2), 12) : 0);
       for (let y = 0; y < ho; y++) {
         const dst = out + ((<usize>(b * o + oc) * ho + y) * wo) * 4;
-        // 16 columns at a time; the last group may be partial
+        for (let x = 0; x < wo; x += 8) {
+          const src = sample + ((<usize>y * wp + x) << 2);
+          let a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+          let w = wt + (<usize>oc << 2);
+          for (let ot = offsets; ot < end; ot += 4, w += rowBytes) {
+            const s = src + <usize>load<i32>(ot);
+            const v0 = v128.load(s);
+            const v1 = v128.load(s, 16);
+            let wv = v128.load32_splat(w);
+            a00 = f32x4.add(a00, f32x4.mul(wv, v0));
+            a01 = f32x4.add(a01, f32x4.mul(wv, v1));
+            wv = v128.load32_splat(w, 4);
+            a10 = f32x4.add(a10, f32x4.mul(wv, v0));
+            a11 = f32x4.add(a11, f32x4.mul(wv, v1));
+            wv = v128.load32_splat(w, 8);
+            a20 = f32x4.add(a20, f32x4.mul(wv, v0));
+            a21 = f32x4.add(a21, f32x4.mul(wv, v1));
+            wv = v128.load32_splat(w, 12);
+            a30 = f32x4.add(a30, f32x4.mul(wv, v0));
+            a31 = f32x4.add(a31, f32x4.mul(wv, v1));
+          }
+          const d = dst + (<usize>x << 2);
+          const left = wo - x;
+          storeLanes(d, a00, left);
+          storeLanes(d + plane, a10, left);
+          storeLanes(d + 2 * plane, a20, left);
+          storeLanes(d + 3 * plane, a30, left);
+          if (left > 4) {
+            storeLanes(d + 16, a01, left - 4);
+            storeLanes(d + plane + 16, a11, left - 4);
+            storeLanes(d + 2 * plane + 16, a21, left - 4);
+            storeLanes(d + 3 * plane + 16, a31, left - 4);
+          }
+        }
+      }
+    }
+    // the last channels one at a time, 16 columns at a time
+    for (; oc < o; oc++) {
+      const b0: f32 = hasBias ? load<f32>(bias + (<usize>oc << 2)) : 0;
+      for (let y = 0; y < ho; y++) {
+        const dst = out + ((<usize>(b * o + oc) * ho + y) * wo) * 4;
         for (let x = 0; x < wo; x += 16) {
           const src = sample + ((<usize>y * wp + x) << 2);
           let a0 = f32x4.splat(b0), a1 = a0, a2 = a0, a3 = a0;
-          let wt = wrow;
-          for (let ot = offsets; ot < end; ot += 4, wt += 4) {
-            const wv = v128.load32_splat(wt);
+          let w = wt + (<usize>oc << 2);
+          for (let ot = offsets; ot < end; ot += 4, w += rowBytes) {
+            const wv = v128.load32_splat(w);
             const s = src + <usize>load<i32>(ot);
             a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(s)));
             a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(s, 16)));
@@ -99,11 +150,11 @@ function lanes(v: v128): f32 {
 }
 
 /**
- * Σ over rows r and columns x < wo of g[rows[2r] + oc·gPlane + x]·src[rows[2r + 1] + shift + x] (byte offsets
- * in `rows`, float indices otherwise): four-lane partial sums, one per group of 4 columns, combined in a
- * fixed order. Columns run in groups of 16, each over every row in one flat loop that keeps the sums in
- * registers; the lanes of the last group past the row's end hold products of unrelated values, and are
- * zeroed before they are added.
+ * Σ over rows r and columns x < wo of the products of the floats at g + gPlane + rows[2r] + 4x and at
+ * src + shift + rows[2r + 1] + 4x (all byte offsets): four-lane partial sums, one per group of 4 columns,
+ * combined in a fixed order. Columns run in groups of 16, each over every row in one flat loop that keeps
+ * the sums in registers; the lanes of the last group past the row's end hold products of unrelated values,
+ * and are zeroed before they are added.
  */
 function dot(g: usize, gPlane: usize, src: usize, shift: usize, rows: usize, count: i32, wo: i32): f32 {
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;

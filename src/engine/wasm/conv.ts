@@ -66,7 +66,7 @@ export function directConvForward(x: Float32Array, weight: Float32Array, bias: F
   if (m === null) return null;
   const { hp, wp, ho, wo } = padded(p);
   const outSize = p.n * p.o * ho * wo;
-  const [xAt, xpAt, wAt, bAt, outAt, offsetsAt, end] = regions(x.length, p.n * p.c * hp * wp, weight.length, p.o, outSize, weight.length / p.o);
+  const [xAt, xpAt, wAt, bAt, outAt, offsetsAt, end] = regions(x.length, p.n * p.c * hp * wp, weight.length, p.o, outSize, weight.length / p.o + weight.length);
   const heap = m.heap(end);
   if (heap === null) return null;
   const k = m.kernels;
@@ -102,7 +102,7 @@ export function directConvBackward(
   const ghp = p.h + dh * (p.kh - 1);
   const gwp = p.w + dw * (p.kw - 1);
   const [xAt, xpAt, gAt, dwAt, dbAt, onesAt, rowsAt, gpAt, flipAt, dxAt, end] = regions(
-    x.length, want.weights ? p.n * p.c * hp * wp : 0, g.length, weight.length, p.o, ho * wo, Math.max(4 * p.n * ho, p.o * p.kh * p.kw),
+    x.length, want.weights ? p.n * p.c * hp * wp : 0, g.length, weight.length, p.o, ho * wo, Math.max(4 * p.n * ho, p.o * p.kh * p.kw + weight.length),
     want.input ? p.n * p.o * ghp * gwp : 0, want.input ? weight.length : 0, want.input ? x.length : 0,
   );
   const heap = m.heap(end);
