@@ -184,10 +184,11 @@ interface ConvKernels {
 
 /**
  * The most window taps (in channels × kh × kw) for which the direct kernels beat im2col and products
- * (bench, fwd+bwd: 1×3×3 2.5×, 3×5×5 2×, 8×3×3 even, 16×3×3 0.85×): each tap costs the direct kernel a
- * pass over the output, while the product's packed tiles reuse what they load.
+ * (bench, fwd+bwd: 1×3×3 2.5×, 3×5×5 2×, 8×3×3 2×, 16×3×3 and 32×3×3 even, 20×5×5 0.55×): the weight
+ * gradient costs the direct kernels a pass over the output per tap, while the product's packed tiles reuse
+ * what they load.
  */
-const DIRECT_MAX_TAPS = 96;
+const DIRECT_MAX_TAPS = 288;
 
 /**
  * conv2d in float32 as one graph node: stride 1 with few taps on the direct WebAssembly kernels, the rest
