@@ -22,15 +22,22 @@ export interface Window {
   pad: [number, number, number, number];
 }
 
-function pair(op: string, name: string, v: Pair): [number, number] {
+/** A size given as one integer or a pair; padding may be 0, kernel sizes, strides and dilations not. */
+function pair(op: string, name: string, v: Pair, min: 0 | 1 = 1): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((n) => Number.isInteger(n) && n >= 0)) throw new ValueError(op, `${name} must be a non-negative integer or a pair of them, got ${JSON.stringify(v)}`);
+  if (!p.every((n) => Number.isInteger(n) && n >= min)) {
+    throw new ValueError(op, `${name} must be a ${min === 0 ? 'non-negative' : 'positive'} integer or a pair of them, got ${JSON.stringify(v)}`);
+  }
   return p;
 }
 
-function outSize(w: Window, h: number, wd: number): [number, number] {
+/** The output height and width of window `w` over an h×wd input, which must hold at least one window. */
+function outSize(op: string, w: Window, h: number, wd: number): [number, number] {
   const ho = Math.floor((h + w.pad[0] + w.pad[1] - w.dilation[0] * (w.kh - 1) - 1) / w.stride[0]) + 1;
   const wo = Math.floor((wd + w.pad[2] + w.pad[3] - w.dilation[1] * (w.kw - 1) - 1) / w.stride[1]) + 1;
+  if (ho <= 0 || wo <= 0) {
+    throw new ShapeError(op, [[h, wd]], `a ${w.kh}×${w.kw} window (dilation ${w.dilation.join('×')}) does not fit the ${h}×${wd} input with padding ${w.pad.join('/')}`);
+  }
   return [ho, wo];
 }
 
@@ -42,10 +49,7 @@ export function unfold(x: Tensor, w: Window): Tensor {
   const op = 'unfold';
   if (x.ndim !== 4) throw new ShapeError(op, [x.shape], `expected an NCHW input of rank 4, got ${formatShape(x.shape)}`);
   const [n, c, h, wd] = x.shape;
-  const [ho, wo] = outSize(w, h, wd);
-  if (ho <= 0 || wo <= 0) {
-    throw new ShapeError(op, [x.shape], `a ${w.kh}×${w.kw} window (dilation ${w.dilation.join('×')}) does not fit the ${h}×${wd} input with padding ${w.pad.join('/')}`);
-  }
+  const [ho, wo] = outSize(op, w, h, wd);
   const rows = c * w.kh * w.kw;
   const l = ho * wo;
   const out = allocate(x.dtype, n * rows * l);
@@ -56,7 +60,7 @@ export function unfold(x: Tensor, w: Window): Tensor {
 /** col2im, the adjoint of `unfold`: adds each column entry back to the input position it was read from. */
 export function fold(cols: Tensor, shape: Shape, w: Window): Tensor {
   const [n, c, h, wd] = shape;
-  const [ho, wo] = outSize(w, h, wd);
+  const [ho, wo] = outSize('fold', w, h, wd);
   const rows = c * w.kh * w.kw;
   const l = ho * wo;
   const out = allocate(cols.dtype, n * c * h * wd);
@@ -122,12 +126,12 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor, options: Co
     const tw = dilation[1] * (kw - 1);
     pad = [Math.floor(th / 2), th - Math.floor(th / 2), Math.floor(tw / 2), tw - Math.floor(tw / 2)];
   } else {
-    const p = pair(op, 'padding', padding === 'valid' ? 0 : padding);
+    const p = pair(op, 'padding', padding === 'valid' ? 0 : padding, 0);
     pad = [p[0], p[0], p[1], p[1]];
   }
   const w: Window = { kh, kw, stride, dilation, pad };
   const [n, , h, wd] = x.shape;
-  const [ho, wo] = outSize(w, h, wd);
+  const [ho, wo] = outSize(op, w, h, wd);
   const float32 = x.dtype === 'float32' && weight.dtype === 'float32' && (bias === undefined || bias.dtype === 'float32');
   return unbatch(float32 && wasmGemmAvailable() ? conv2dFused(x, weight, bias, w, ho, wo) : conv2dComposed(x, weight, bias, w, ho, wo));
 }
@@ -302,7 +306,7 @@ export interface Pool2dOptions {
 function poolWindow(op: string, kernel: Pair, options: Pool2dOptions): Window {
   const [kh, kw] = pair(op, 'kernelSize', kernel);
   const stride = pair(op, 'stride', options.stride ?? [kh, kw]);
-  const p = pair(op, 'padding', options.padding ?? 0);
+  const p = pair(op, 'padding', options.padding ?? 0, 0);
   if (p[0] * 2 > kh || p[1] * 2 > kw) throw new ValueError(op, `padding ${p.join('×')} must be at most half the kernel ${kh}×${kw}`);
   return { kh, kw, stride, dilation: [1, 1], pad: [p[0], p[0], p[1], p[1]] };
 }
@@ -316,7 +320,7 @@ export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
   const [x, unbatch] = batched(op, input);
   const w = poolWindow(op, kernelSize, options);
   const [n, c, h, wd] = x.shape;
-  const [ho, wo] = outSize(w, h, wd);
+  const [ho, wo] = outSize(op, w, h, wd);
   const src = x.dataSync();
   const out = allocate(x.dtype, n * c * ho * wo);
   // the flat input position of each output's maximum
@@ -381,7 +385,7 @@ export function avgPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
   const [x, unbatch] = batched(op, input);
   const w = poolWindow(op, kernelSize, options);
   const [n, c, h, wd] = x.shape;
-  const [ho, wo] = outSize(w, h, wd);
+  const [ho, wo] = outSize(op, w, h, wd);
   const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w), [n, c, w.kh * w.kw, ho * wo]);
   return unbatch(reshape(mean(cols, 2), [n, c, ho, wo]));
 }
