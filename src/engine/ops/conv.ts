@@ -3,7 +3,7 @@ import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
-import { directConvBackward, directConvForward, type DirectConv } from '../wasm/conv';
+import { directConvBackward, directConvForward, type ConvGrads, type ConvWant, type DirectConv } from '../wasm/conv';
 import { sgemm, wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
@@ -172,18 +172,10 @@ function forEachSpan(shape: Shape, w: Window, ho: number, wo: number, start: Lay
   }
 }
 
-/** Float32 arrays of a convolution's gradients; null where not asked for. */
-interface ConvGrads {
-  input: Float32Array | null;
-  weight: Float32Array | null;
-  bias: Float32Array | null;
-}
-type Want = { weights: boolean; bias: boolean; input: boolean };
-
 /** A float32 convolution computed outside the graph: its output, and its gradients for an output gradient. */
 interface ConvKernels {
   out: Float32Array;
-  backward(g: Float32Array, want: Want): ConvGrads;
+  backward(g: Float32Array, want: ConvWant): ConvGrads;
 }
 
 /**
@@ -210,7 +202,7 @@ function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Win
       const grads = runBackward([conv2dComposed(x, weight, bias, w, ho, wo)], [g], { createGraph: true, retainGraph: true }, inputs);
       return inputs.map((t) => grads.get(t) ?? null);
     }
-    const want = { weights: weight.requiresGrad || bias?.requiresGrad === true, bias: bias !== undefined, input: x.requiresGrad };
+    const want: ConvWant = { weights: weight.requiresGrad || bias?.requiresGrad === true, bias: bias !== undefined, input: x.requiresGrad };
     const grads = kernels.backward(g.dataSync() as Float32Array, want);
     const wrap = (data: Float32Array | null, shape: Shape) => (data === null ? null : Tensor.fromData(data, shape));
     const dx = wrap(grads.input, x.shape);
@@ -267,7 +259,7 @@ function gemmKernels(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Win
   // [outC, N, L] → [N, outC, L]
   const out = new Float32Array(n * outC * l);
   for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) out.set(product.subarray(o * nl + b * l, o * nl + b * l + l), (b * outC + o) * l);
-  const backward = (gd: Float32Array, want: Want): ConvGrads => {
+  const backward = (gd: Float32Array, want: ConvWant): ConvGrads => {
     const gp = new Float32Array(outC * nl);
     for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) gp.set(gd.subarray((b * outC + o) * l, (b * outC + o + 1) * l), o * nl + b * l);
     const grads: ConvGrads = { input: null, weight: null, bias: null };

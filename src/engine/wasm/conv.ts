@@ -77,10 +77,18 @@ export function directConvForward(x: Float32Array, weight: Float32Array, bias: F
   return heap.slice(outAt / 4, outAt / 4 + outSize);
 }
 
-export interface DirectConvGrads {
+/** Float32 arrays of a convolution's gradients; null where not asked for. */
+export interface ConvGrads {
+  input: Float32Array | null;
   weight: Float32Array | null;
   bias: Float32Array | null;
-  input: Float32Array | null;
+}
+
+/** Which gradients to compute: of the weight (and of the bias, when `bias`), and of the input. */
+export interface ConvWant {
+  weights: boolean;
+  bias: boolean;
+  input: boolean;
 }
 
 /**
@@ -88,9 +96,8 @@ export interface DirectConvGrads {
  * (when `weights`, the bias only when `bias`) and of the input (when `input`); null when it does not fit.
  */
 export function directConvBackward(
-  x: Float32Array, weight: Float32Array, g: Float32Array, p: DirectConv,
-  want: { weights: boolean; bias: boolean; input: boolean },
-): DirectConvGrads | null {
+  x: Float32Array, weight: Float32Array, g: Float32Array, p: DirectConv, want: ConvWant,
+): ConvGrads | null {
   const m = kernels();
   if (m === null) return null;
   const { hp, wp, ho, wo } = padded(p);
@@ -109,7 +116,7 @@ export function directConvBackward(
   if (heap === null) return null;
   const k = m.kernels;
   heap.set(g, gAt / 4);
-  const grads: DirectConvGrads = { weight: null, bias: null, input: null };
+  const grads: ConvGrads = { input: null, weight: null, bias: null };
   if (want.weights) {
     padInput(k, heap, x, p, xAt, xpAt);
     heap.fill(1, onesAt / 4, onesAt / 4 + ho * wo);
