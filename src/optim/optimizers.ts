@@ -3,7 +3,55 @@
  * the parameters in place (which bumps their storage version, so a stale graph cannot be backpropagated).
  */
 import { ValueError, type Tensor } from '../engine';
+import { dtypeOf, type TypedArray } from '../engine/dtype';
+import { perDType } from '../engine/ops/kernels';
 import { sgdStep } from '../engine/wasm/elementwise';
+
+/*
+ * The update loops are self-contained functions of plain numbers, one monomorphic copy per parameter dtype
+ * (perDType): a loop that reads options from `this`, or runs for every dtype, goes slow in V8.
+ */
+
+/** SGD with momentum, dampening, Nesterov and L2 decay over n elements of p from o. */
+function sgdLoop(p: { [i: number]: number }, o: number, g: ArrayLike<number>, buf: Float64Array, n: number, lr: number, momentum: number, dampening: number, nesterov: boolean, weightDecay: number, first: boolean): void {
+  for (let i = 0; i < n; i++) {
+    let d = g[i] + weightDecay * p[o + i];
+    if (momentum !== 0) {
+      buf[i] = first ? d : momentum * buf[i] + (1 - dampening) * d;
+      d = nesterov ? d + momentum * buf[i] : buf[i];
+    }
+    p[o + i] -= lr * d;
+  }
+}
+const sgdLoopFor = perDType(sgdLoop);
+
+/** Adam (decoupled: AdamW) over n elements of p from o, with bias corrections c1 and c2. */
+function adamLoop(p: { [i: number]: number }, o: number, g: ArrayLike<number>, m: Float64Array, v: Float64Array, n: number, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, weightDecay: number, decoupled: boolean): void {
+  for (let i = 0; i < n; i++) {
+    if (decoupled) p[o + i] *= 1 - lr * weightDecay;
+    const d = decoupled ? g[i] : g[i] + weightDecay * p[o + i];
+    m[i] = b1 * m[i] + (1 - b1) * d;
+    v[i] = b2 * v[i] + (1 - b2) * d * d;
+    p[o + i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+  }
+}
+const adamLoopFor = perDType(adamLoop);
+
+/** RMSprop with optional momentum over n elements of p from o. */
+function rmspropLoop(p: { [i: number]: number }, o: number, g: ArrayLike<number>, v: Float64Array, buf: Float64Array, n: number, lr: number, alpha: number, eps: number, momentum: number, weightDecay: number): void {
+  for (let i = 0; i < n; i++) {
+    const d = g[i] + weightDecay * p[o + i];
+    v[i] = alpha * v[i] + (1 - alpha) * d * d;
+    const step = d / (Math.sqrt(v[i]) + eps);
+    if (momentum > 0) {
+      buf[i] = momentum * buf[i] + step;
+      p[o + i] -= lr * buf[i];
+    } else {
+      p[o + i] -= lr * step;
+    }
+  }
+}
+const rmspropLoopFor = perDType(rmspropLoop);
 
 export abstract class Optimizer {
   /** The learning rate; schedulers change it between steps. */
@@ -47,7 +95,7 @@ export abstract class Optimizer {
 
   /** Per-parameter state arrays the update needs (momentum, moments …). */
   protected abstract readonly slots: number;
-  protected abstract update(p: { [i: number]: number }, offset: number, g: ArrayLike<number>, state: Float64Array[], n: number): void;
+  protected abstract update(p: TypedArray, offset: number, g: ArrayLike<number>, state: Float64Array[], n: number): void;
 }
 
 export interface SGDOptions {
@@ -69,7 +117,7 @@ export class SGD extends Optimizer {
     this.options = { momentum, dampening, nesterov, weightDecay };
   }
 
-  protected update(p: { [i: number]: number }, o: number, g: ArrayLike<number>, [buf]: Float64Array[], n: number): void {
+  protected update(p: TypedArray, o: number, g: ArrayLike<number>, [buf]: Float64Array[], n: number): void {
     const { momentum, dampening, nesterov, weightDecay } = this.options;
     if (momentum === 0 && weightDecay === 0) {
       // plain SGD, as PyTorch: the gradient as it is (no decay term added)
@@ -81,14 +129,7 @@ export class SGD extends Optimizer {
     // PyTorch starts the momentum buffer at the first gradient, not at zero
     const first = !this.started.has(buf);
     this.started.add(buf);
-    for (let i = 0; i < n; i++) {
-      let d = g[i] + weightDecay * p[o + i];
-      if (momentum !== 0) {
-        buf[i] = first ? d : momentum * buf[i] + (1 - dampening) * d;
-        d = nesterov ? d + momentum * buf[i] : buf[i];
-      }
-      p[o + i] -= this.lr * d;
-    }
+    sgdLoopFor[dtypeOf(p)](p, o, g, buf, n, this.lr, momentum, dampening, nesterov, weightDecay, first);
   }
 
   private readonly started = new WeakSet<Float64Array>();
@@ -115,19 +156,11 @@ export class Adam extends Optimizer {
   /** Decoupled decay for AdamW; L2 in the gradient for Adam. */
   protected decoupled = false;
 
-  protected update(p: { [i: number]: number }, o: number, g: ArrayLike<number>, [m, v]: Float64Array[], n: number): void {
+  protected update(p: TypedArray, o: number, g: ArrayLike<number>, [m, v]: Float64Array[], n: number): void {
     const { betas: [b1, b2], eps, weightDecay } = this.options;
     const t = (this.counts.get(m) ?? 0) + 1;
     this.counts.set(m, t);
-    const c1 = 1 - b1 ** t;
-    const c2 = 1 - b2 ** t;
-    for (let i = 0; i < n; i++) {
-      if (this.decoupled) p[o + i] *= 1 - this.lr * weightDecay;
-      const d = this.decoupled ? g[i] : g[i] + weightDecay * p[o + i];
-      m[i] = b1 * m[i] + (1 - b1) * d;
-      v[i] = b2 * v[i] + (1 - b2) * d * d;
-      p[o + i] -= (this.lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
-    }
+    adamLoopFor[dtypeOf(p)](p, o, g, m, v, n, this.lr, b1, b2, 1 - b1 ** t, 1 - b2 ** t, eps, weightDecay, this.decoupled);
   }
 }
 
@@ -158,18 +191,8 @@ export class RMSprop extends Optimizer {
     this.options = { alpha, eps, momentum, weightDecay };
   }
 
-  protected update(p: { [i: number]: number }, o: number, g: ArrayLike<number>, [v, buf]: Float64Array[], n: number): void {
+  protected update(p: TypedArray, o: number, g: ArrayLike<number>, [v, buf]: Float64Array[], n: number): void {
     const { alpha, eps, momentum, weightDecay } = this.options;
-    for (let i = 0; i < n; i++) {
-      const d = g[i] + weightDecay * p[o + i];
-      v[i] = alpha * v[i] + (1 - alpha) * d * d;
-      const step = d / (Math.sqrt(v[i]) + eps);
-      if (momentum > 0) {
-        buf[i] = momentum * buf[i] + step;
-        p[o + i] -= this.lr * buf[i];
-      } else {
-        p[o + i] -= this.lr * step;
-      }
-    }
+    rmspropLoopFor[dtypeOf(p)](p, o, g, v, buf, n, this.lr, alpha, eps, momentum, weightDecay);
   }
 }
