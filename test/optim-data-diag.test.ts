@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { data, diag, nn, optim, relu, tensor, Tensor } from '../src';
 
@@ -13,6 +15,23 @@ function run(make: (p: Tensor) => optim.Optimizer, grads: number[][]): number[] 
 }
 
 describe('optimisers follow PyTorch update rules', () => {
+  // five steps of every optimiser and option mix, from test/fixtures/golden/generate_golden.py
+  const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'golden', 'optimizers.json'), 'utf8')) as {
+    start: number[];
+    grads: number[][];
+    cases: { optimizer: 'SGD' | 'Adam' | 'AdamW' | 'RMSprop'; options: Record<string, unknown>; steps: number[][] }[];
+  };
+  it.each(golden.cases.map((c) => [`${c.optimizer} ${JSON.stringify(c.options)}`, c] as const))('%s: the trajectory equals PyTorch in float64', (_label, c) => {
+    const p = tensor(golden.start, { dtype: 'float64', requiresGrad: true });
+    const opt = new optim[c.optimizer]([p], c.options);
+    golden.grads.forEach((g, t) => {
+      p.grad = tensor(g, { dtype: 'float64' });
+      opt.step();
+      const got = p.dataSync();
+      c.steps[t].forEach((want, i) => expect(Math.abs(got[i] - want), `step ${t + 1}, element ${i}`).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(want))));
+    });
+  });
+
   it('SGD with momentum and weight decay', () => {
     const got = run((p) => new optim.SGD([p], { lr: 0.1, momentum: 0.9, weightDecay: 0.01 }), [[1, 1], [0.5, -1]]);
     // step 1: d = g + 0.01p = [1.01, 0.98], buf = d, p = [0.899, -2.098]

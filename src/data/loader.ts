@@ -1,13 +1,24 @@
 import { Generator, ShapeError, Tensor, ValueError, formatShape } from '../engine';
+import { allocate } from '../engine/dtype';
+import { perDType } from '../engine/ops/kernels';
 
 /** Rows of a tensor picked by index (a copy), for splitting and batching. */
 export function takeRows(t: Tensor, indices: ArrayLike<number>): Tensor {
   const row = t.size / t.shape[0];
   const src = t.dataSync();
-  const out = new (src.constructor as Float32ArrayConstructor)(indices.length * row);
-  for (let k = 0; k < indices.length; k++) out.set(src.subarray(indices[k] * row, (indices[k] + 1) * row), k * row);
+  const out = allocate(t.dtype, indices.length * row);
+  copyRowsFor[t.dtype](src, out, indices, row);
   return Tensor.fromData(out, [indices.length, ...t.shape.slice(1)]);
 }
+
+/** out's k-th row = src's row indices[k]; rows of `row` values. Self-contained for perDType. */
+function copyRows(src: ArrayLike<number>, out: { [i: number]: number }, indices: ArrayLike<number>, row: number): void {
+  for (let k = 0, d = 0; k < indices.length; k++) {
+    const s = indices[k] * row;
+    for (let j = 0; j < row; j++, d++) out[d] = src[s + j];
+  }
+}
+const copyRowsFor = perDType(copyRows);
 
 /** A seeded Fisher–Yates permutation of 0..n-1. */
 export function permutation(n: number, rng: Generator): Int32Array {

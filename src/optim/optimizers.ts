@@ -25,14 +25,17 @@ function sgdLoop(p: { [i: number]: number }, o: number, g: ArrayLike<number>, bu
 }
 const sgdLoopFor = perDType(sgdLoop);
 
-/** Adam (decoupled: AdamW) over n elements of p from o, with bias corrections c1 and c2. */
-function adamLoop(p: { [i: number]: number }, o: number, g: ArrayLike<number>, m: Float64Array, v: Float64Array, n: number, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, weightDecay: number, decoupled: boolean): void {
+/**
+ * Adam (decoupled: AdamW) over n elements of p from o, in PyTorch's order of operations: with the bias
+ * corrections folded into stepSize = lr / (1 − β₁ᵗ) and sqrtC2 = √(1 − β₂ᵗ), p −= stepSize · m / (√v / sqrtC2 + ε).
+ */
+function adamLoop(p: { [i: number]: number }, o: number, g: ArrayLike<number>, m: Float64Array, v: Float64Array, n: number, lr: number, b1: number, b2: number, stepSize: number, sqrtC2: number, eps: number, weightDecay: number, decoupled: boolean): void {
   for (let i = 0; i < n; i++) {
     if (decoupled) p[o + i] *= 1 - lr * weightDecay;
     const d = decoupled ? g[i] : g[i] + weightDecay * p[o + i];
     m[i] = b1 * m[i] + (1 - b1) * d;
     v[i] = b2 * v[i] + (1 - b2) * d * d;
-    p[o + i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+    p[o + i] -= stepSize * (m[i] / (Math.sqrt(v[i]) / sqrtC2 + eps));
   }
 }
 const adamLoopFor = perDType(adamLoop);
@@ -160,7 +163,7 @@ export class Adam extends Optimizer {
     const { betas: [b1, b2], eps, weightDecay } = this.options;
     const t = (this.counts.get(m) ?? 0) + 1;
     this.counts.set(m, t);
-    adamLoopFor[dtypeOf(p)](p, o, g, m, v, n, this.lr, b1, b2, 1 - b1 ** t, 1 - b2 ** t, eps, weightDecay, this.decoupled);
+    adamLoopFor[dtypeOf(p)](p, o, g, m, v, n, this.lr, b1, b2, this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t), eps, weightDecay, this.decoupled);
   }
 }
 
