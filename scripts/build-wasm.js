@@ -8,9 +8,13 @@ const asc = path.join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const common = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--enable', 'simd', '--initialMemory', '1'];
 // the matrix product shares one memory between threads; the activation loops and the convolution own theirs
 const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
+// the same product on a memory of its own, for products one thread runs (plain copies in and out)
+const local = ['--enable', 'threads', '--importMemory', '--maximumMemory', '65536'];
 const builds = [
   ['gemm.as.ts', 'gemm.wasm', shared],
   ['gemm.as.ts', 'gemm-fma.wasm', [...shared, '--enable', 'relaxed-simd']],
+  ['gemm.as.ts', 'gemm-local.wasm', local],
+  ['gemm.as.ts', 'gemm-local-fma.wasm', [...local, '--enable', 'relaxed-simd']],
   ['elementwise.as.ts', 'elementwise.wasm', []],
   ['conv.as.ts', 'conv.wasm', []],
 ];

@@ -1,11 +1,12 @@
 /**
  * The WebAssembly SIMD matrix product (gemm.as.ts, compiled at build time) and the threads that share it.
  *
- * Operands are copied into one shared WebAssembly memory, multiplied there, and the product copied back:
- * O(n²) copies for O(n³) work. Large products are shared between the calling thread and worker threads
- * (one per extra core) that run the same module on the same memory, taking blocks of C from a shared
- * counter; each element of C is computed by one thread in a fixed order, so results are bit-identical
- * whatever the thread count and whoever takes which block.
+ * Operands are copied into WebAssembly memory, multiplied there, and the product copied back: O(n²) copies
+ * for O(n³) work. Large products are shared between the calling thread and worker threads (one per extra
+ * core) that run the same module on one shared memory, taking blocks of C from a shared counter; each
+ * element of C is computed by one thread in a fixed order, so results are bit-identical whatever the thread
+ * count and whoever takes which block. Smaller products run on the calling thread, on a second instance
+ * with a memory of its own (copies into shared memory are several times slower).
  *
  * `RELULAB_THREADS=n` caps the threads (1 disables the workers); `RELULAB_WASM=0` turns the kernels off.
  */
@@ -70,8 +71,8 @@ class WasmGemm {
   private readonly counterAt: number;
   private readonly operandBase: number;
 
-  constructor(private readonly module: WebAssembly.Module, threads: number) {
-    this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  constructor(private readonly module: WebAssembly.Module, threads: number, shared: boolean) {
+    this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared });
     this.kernel = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as Exports;
     this.scratchBytes = align(this.kernel.scratchBytes());
     // the first page holds the module's own stack and data; thread t packs into scratch slot t
@@ -100,7 +101,7 @@ class WasmGemm {
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.data.subarray(a.offset, a.offset + m * k), aAt / 4);
     heap.set(b.data.subarray(b.offset, b.offset + k * n), bAt / 4);
-    const ready = m * n * k >= THREAD_MIN_WORK ? this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1) : [];
+    const ready = this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
     // blocks of rows of C when there are more rows than columns, else of columns: whole tiles, two
     // blocks per thread, so that a thread that falls behind takes fewer
     const byRows = m >= n;
@@ -146,23 +147,35 @@ function fuses(module: WebAssembly.Module): boolean {
   return fusedProbe(1 + 2 ** -23, 1 - 2 ** -23, -1) !== 0;
 }
 
-let instance: WasmGemm | null | undefined;
+/** The kernel on a memory shared with the helper threads, and the same kernel on a memory of its own. */
+interface Kernels {
+  shared: WasmGemm;
+  /** For products one thread runs: copies into an unshared memory are plain copies, 2–3× faster. */
+  local: WasmGemm;
+  threads: number;
+}
+
+let instance: Kernels | null | undefined;
 let kind: 'fused multiply-add' | 'multiply and add' | undefined;
 
 /**
- * The WebAssembly kernel, or null where it is turned off, not built, or WebAssembly SIMD is missing. The
- * fused build is used where relaxed SIMD is available and the CPU fuses (`RELULAB_FMA=0` declines it: a
- * fused multiply-add rounds once, so products differ in the last bits from CPUs without one).
+ * The WebAssembly kernels, or null where they are turned off, not built, or WebAssembly SIMD is missing.
+ * The fused builds are used where relaxed SIMD is available and the CPU fuses (`RELULAB_FMA=0` declines
+ * them: a fused multiply-add rounds once, so products differ in the last bits from CPUs without one).
+ * Both instances run the same build, so a product's bits do not depend on which one runs it.
  */
-function wasmGemm(): WasmGemm | null {
+function wasmGemm(): Kernels | null {
   if (instance === undefined) {
     instance = null;
     try {
       const fma = process.env.RELULAB_FMA === '0' ? undefined : loadWasm('gemm-fma', { relaxedSimd: true });
-      const module = fma !== undefined && fuses(fma) ? fma : loadWasm('gemm');
-      if (module !== undefined) {
-        instance = new WasmGemm(module, threadCount());
-        kind = module === fma ? 'fused multiply-add' : 'multiply and add';
+      const fused = fma !== undefined && fuses(fma);
+      const shared = fused ? fma : loadWasm('gemm');
+      const local = loadWasm(fused ? 'gemm-local-fma' : 'gemm-local', { relaxedSimd: fused });
+      if (shared !== undefined && local !== undefined) {
+        const threads = threadCount();
+        instance = { shared: new WasmGemm(shared, threads, true), local: new WasmGemm(local, 1, false), threads };
+        kind = fused ? 'fused multiply-add' : 'multiply and add';
       }
     } catch {
       instance = null;
@@ -181,7 +194,9 @@ export function sgemmAvailable(m: number, k: number, n: number): boolean {
 
 /** out[outOffset ...] = A·B on the WebAssembly kernel (check sgemmAvailable first). Each operand must be a dense row- or column-major block. */
 export function sgemm(a: StridedMatrix, b: StridedMatrix, m: number, k: number, n: number, out: Float32Array, outOffset: number): void {
-  (wasmGemm() as WasmGemm).multiply(a, b, m, k, n, out, outOffset);
+  const kernels = wasmGemm() as Kernels;
+  const alone = m * n * k < THREAD_MIN_WORK || kernels.threads === 1;
+  (alone ? kernels.local : kernels.shared).multiply(a, b, m, k, n, out, outOffset);
 }
 
 /** Whether the WebAssembly kernel is in use. */
