@@ -303,16 +303,21 @@ function poolWindow(op: string, kernel: Pair, options: Pool2dOptions): Window {
   return { kh, kw, stride, dilation: [1, 1], pad: [p[0], p[0], p[1], p[1]] };
 }
 
+/** A pooling op's NCHW input (and how to undo the batching), window, and output height and width. */
+function pooling(op: string, input: Tensor, kernel: Pair, options: Pool2dOptions): { x: Tensor; unbatch: (y: Tensor) => Tensor; w: Window; ho: number; wo: number } {
+  const [x, unbatch] = batched(op, input);
+  const w = poolWindow(op, kernel, options);
+  const [ho, wo] = outSize(op, w, x.shape[2], x.shape[3]);
+  return { x, unbatch, w, ho, wo };
+}
+
 /**
  * Max over each window, as PyTorch's max_pool2d: padding is never chosen, the first maximum in the window
  * (row by row) takes the whole gradient, and NaN wins.
  */
 export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
-  const op = 'maxPool2d';
-  const [x, unbatch] = batched(op, input);
-  const w = poolWindow(op, kernelSize, options);
+  const { x, unbatch, w, ho, wo } = pooling('maxPool2d', input, kernelSize, options);
   const [n, c, h, wd] = x.shape;
-  const [ho, wo] = outSize(op, w, h, wd);
   const src = x.dataSync();
   const out = allocate(x.dtype, n * c * ho * wo);
   // the flat input position of each output's maximum
@@ -343,7 +348,7 @@ export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
       }
     }
   }
-  const y = fromOp(op, out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape)]);
+  const y = fromOp('maxPool2d', out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape)]);
   return unbatch(y);
 }
 registerOp('maxPool2d', [
@@ -373,11 +378,8 @@ registerOp('gatherAt', [{ shapes: [[3, 4]], call: (x) => gatherAt(x, checkIndex,
 
 /** Mean over each window; padded zeros count in the mean (PyTorch's count_include_pad). */
 export function avgPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
-  const op = 'avgPool2d';
-  const [x, unbatch] = batched(op, input);
-  const w = poolWindow(op, kernelSize, options);
+  const { x, unbatch, w, ho, wo } = pooling('avgPool2d', input, kernelSize, options);
   const [n, c, h, wd] = x.shape;
-  const [ho, wo] = outSize(op, w, h, wd);
   const cols = reshape(unfold(reshape(x, [n * c, 1, h, wd]), w), [n, c, w.kh * w.kw, ho * wo]);
   return unbatch(reshape(mean(cols, 2), [n, c, ho, wo]));
 }
