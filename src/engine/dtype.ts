@@ -1,4 +1,5 @@
 import { DTypeError } from './errors';
+import { scopedFloat32 } from './scope';
 
 export type DType = 'float32' | 'float64' | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
@@ -28,8 +29,15 @@ function carve(bytes: number): [ArrayBuffer, number] {
   return [slab, at];
 }
 
-/** A zero-filled array of `size` elements. */
-export function allocate(dtype: DType, size: number): TypedArray {
+/**
+ * An array of `size` elements, zero-filled unless `zero` is false (for callers that write every element).
+ * Inside tidy(), large float32 arrays come from the tensor heap.
+ */
+export function allocate(dtype: DType, size: number, zero = true): TypedArray {
+  if (dtype === 'float32') {
+    const scoped = scopedFloat32(size, zero);
+    if (scoped !== null) return scoped;
+  }
   const bytes = size * (dtype === 'float64' ? 8 : 4);
   if (bytes > 64 && bytes <= POOLED) {
     const [buffer, at] = carve(bytes);

@@ -5,8 +5,9 @@ import { sumToShape } from './ops/reduce';
 
 installAutogradOps({ sumToShape, add, cast });
 
-export { Tensor, tensor, noGrad, isGradEnabled, withGradMode, type NestedArray, type TensorOptions, type BackwardOptions, type GradNode } from './tensor';
+export { Tensor, tensor, tidy, keep, noGrad, isGradEnabled, withGradMode, type NestedArray, type TensorOptions, type BackwardOptions, type GradNode } from './tensor';
 export { type DType, type TypedArray } from './dtype';
+export { heapStats } from './wasm/heap';
 export { RelulabError, ShapeError, DTypeError, GradError, ValueError } from './errors';
 export { formatShape, broadcastShapes, type Shape } from './shape';
 export { Generator, manualSeed, defaultGenerator } from './random';

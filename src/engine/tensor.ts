@@ -4,14 +4,28 @@ import { GradError, ValueError } from './errors';
 import { contiguousStrides, formatShape, sameShape, sizeOf, type Shape } from './shape';
 import { formatTensor, tensorToHtml } from './format';
 import { isRegistered } from './registry';
+import { currentScope, enterScope, escape, exitScope, HEAP_MIN_ELEMENTS, release, type Scope } from './scope';
+import { blockOf, nextSerial, type Block } from './wasm/heap';
 
 /** Nested JS arrays of numbers, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | readonly NestedArray[];
 
 /** The buffer behind a tensor and its views. `version` counts in-place writes, so autograd can detect them. */
-export interface Storage {
-  readonly data: TypedArray;
-  version: number;
+export class Storage {
+  version = 0;
+  /** The tensor-heap block behind the data (made inside tidy()), or null for an ordinary array. */
+  readonly block: Block | null;
+
+  constructor(private readonly array: TypedArray) {
+    this.block = array.length >= HEAP_MIN_ELEMENTS && array instanceof Float32Array ? (blockOf(array) ?? null) : null;
+  }
+
+  get data(): TypedArray {
+    if (this.block !== null && this.block.released) {
+      throw new ValueError('tidy', `a tensor of ${this.array.length} values was used after its memory was released (by the end of the tidy() that made it, by dispose(), or by zeroGrad() clearing a gradient made inside tidy()); return it from tidy() or keep() it`);
+    }
+    return this.array;
+  }
 }
 
 /** A node of the autograd graph: the op that produced a tensor, its inputs, and how to send a gradient back. */
@@ -22,6 +36,8 @@ export interface GradNode {
   backward: ((grad: Tensor) => readonly (Tensor | null)[]) | null;
   /** Tensors the backward reads, with the storage version they had when saved. */
   saved: readonly (readonly [Tensor, number])[];
+  /** The tidy() scope the op ran in: its buffers are gone once it ends. */
+  scope: Scope | null;
 }
 
 export interface TensorOptions {
@@ -84,6 +100,7 @@ export class Tensor {
     this.offset = offset;
     this.dtype = dtypeOf(storage.data);
     this.requires = requiresGrad;
+    if (storage.block !== null) currentScope()?.tensors.push(this);
   }
 
   /** A new contiguous tensor over `data` (which it takes ownership of). */
@@ -91,7 +108,7 @@ export class Tensor {
     if (data.length !== sizeOf(shape)) {
       throw new ValueError('tensor', `${data.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} values)`);
     }
-    return new Tensor({ data, version: 0 }, shape, contiguousStrides(shape), 0, requiresGrad);
+    return new Tensor(new Storage(data), shape, contiguousStrides(shape), 0, requiresGrad);
   }
 
   get size(): number {
@@ -176,9 +193,17 @@ export class Tensor {
     return new Tensor(this.storage, this.shape, this.strides, this.offset, false);
   }
 
-  /** Clears the accumulated gradient. */
+  /** Clears the accumulated gradient (freeing it, when backward made it on the heap inside tidy()). */
   zeroGrad(): void {
-    this.grad = null;
+    storeGrad(this, null, Infinity);
+  }
+
+  /**
+   * Frees the tensor's heap memory now (that of a tensor made inside tidy()); any use of it or of a view on
+   * it then throws. Ordinary tensors are left to the garbage collector.
+   */
+  dispose(): void {
+    if (this.storage.block !== null) release(this.storage.block);
   }
 
   /**
@@ -284,7 +309,7 @@ export function record(
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     if (!isRegistered(op)) throw new GradError(op, 'the op is not in the op registry, so it has no gradient check; register it with registerOp');
-    out.node = { op, inputs, backward, saved: save.map((t) => [t, t.storage.version] as const) };
+    out.node = { op, inputs, backward, saved: save.map((t) => [t, t.storage.version] as const), scope: currentScope() };
     out.requiresGrad_();
   }
   return out;
@@ -326,9 +351,10 @@ export function runBackward(
     const prev = grads.get(t);
     grads.set(t, prev === undefined ? g : addImpl!(prev, g));
   };
+  const start = nextSerial();
   roots.forEach((r, i) => {
     if (r.node !== null || wanted !== null) accumulate(r, seeds[i]);
-    else r.grad = r.grad === null ? seeds[i] : addImpl!(r.grad, seeds[i]);
+    else storeGrad(r, r.grad === null ? seeds[i] : addImpl!(r.grad, seeds[i]), start);
   });
 
   withGradMode(options.createGraph === true, () => {
@@ -340,6 +366,9 @@ export function runBackward(
       if (wanted === null || !wanted.has(t)) grads.delete(t);
       if (node.backward === null) {
         throw new GradError(node.op, 'the graph was already freed by an earlier backward(); pass {retainGraph: true} to the first call to backpropagate twice');
+      }
+      if (node.scope !== null && node.scope.ended) {
+        throw new GradError(node.op, 'the graph was recorded inside a tidy() that has ended, which freed its buffers; call backward() inside that tidy()');
       }
       for (const [saved, version] of node.saved) {
         if (saved.storage.version !== version) {
@@ -360,7 +389,7 @@ export function runBackward(
         if (!sameShape(gi.shape, input.shape)) gi = sumToShapeImpl!(gi, input.shape);
         if (gi.dtype !== input.dtype) gi = castImpl!(gi, input.dtype);
         if (input.node === null && wanted === null) {
-          input.grad = input.grad === null ? (options.createGraph ? gi : gi.detach()) : addImpl!(input.grad, gi);
+          storeGrad(input, input.grad === null ? (options.createGraph ? gi : gi.detach()) : addImpl!(input.grad, gi), start);
         } else if (input.node !== null || wanted!.has(input)) {
           accumulate(input, gi);
         }
@@ -368,6 +397,76 @@ export function runBackward(
     }
   });
   return grads;
+}
+
+/** The leaf each heap gradient belongs to: made by backward inside tidy(), freed when the leaf clears or replaces it. */
+const gradBlocks = new WeakMap<Block, Tensor>();
+
+/**
+ * Sets a leaf's `.grad`. A gradient on the heap leaves its tidy() scope with the leaf; if backward made it
+ * (its block is from `start` on) and no other leaf shares it, the leaf owns it: clearing or replacing the
+ * gradient frees it, so that a training loop inside tidy() reuses one buffer per parameter.
+ */
+function storeGrad(leaf: Tensor, grad: Tensor | null, start: number): void {
+  const previous = leaf.grad?.storage.block;
+  const next = grad?.storage.block ?? null;
+  if (previous && previous !== next && gradBlocks.get(previous) === leaf) {
+    gradBlocks.delete(previous);
+    release(previous);
+  }
+  if (next !== null && next !== previous) {
+    escape(next);
+    if (gradBlocks.has(next)) gradBlocks.delete(next);
+    else if (next.serial >= start) gradBlocks.set(next, leaf);
+  }
+  leaf.grad = grad;
+}
+
+/**
+ * Runs `fn` in a memory scope, as TensorFlow.js's `tf.tidy`: large float32 tensors made inside live on the
+ * tensor heap, where the activation kernels work on them in place, and their memory is reused as soon as the
+ * scope ends instead of when the garbage collector gets to it. Kept at the end: tensors in `fn`'s result
+ * (searched through arrays and objects), leaves that require gradients (parameters), gradients that
+ * backward() stored on leaves (until zeroGrad() clears them), and anything passed to `keep()`. Every other
+ * tensor made inside is released: using it afterwards throws, and so does backward() through a graph
+ * recorded inside. Arrays read with `dataSync()` inside are views of that memory: copy what should outlive
+ * the scope (`Array.from`, `toArray()`).
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = enterScope();
+  const promoted = new Set<Block>();
+  try {
+    const result = fn();
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      throw new ValueError('tidy', 'the function returned a Promise: tidy() scopes synchronous code (await outside it, or tidy each step)');
+    }
+    collectBlocks(result, promoted, new Set());
+    return result;
+  } finally {
+    for (const t of scope.tensors as Tensor[]) {
+      if (t.storage.block !== null && t.node === null && t.requiresGrad) escape(t.storage.block);
+    }
+    exitScope(scope, promoted);
+  }
+}
+
+/** Keeps `t` (and every view on its storage) past the end of the enclosing tidy() scopes; returns it. */
+export function keep<T extends Tensor>(t: T): T {
+  if (t.storage.block !== null) escape(t.storage.block);
+  return t;
+}
+
+/** The heap blocks of the tensors found in `value`, through arrays, Maps, Sets and object properties. */
+function collectBlocks(value: unknown, into: Set<Block>, seen: Set<object>): void {
+  if (typeof value !== 'object' || value === null || seen.has(value) || ArrayBuffer.isView(value)) return;
+  seen.add(value);
+  if (value instanceof Tensor) {
+    if (value.storage.block !== null) into.add(value.storage.block);
+    collectBlocks(value.grad, into, seen);
+    return;
+  }
+  const children = value instanceof Map || value instanceof Set ? value.values() : Object.values(value);
+  for (const child of children) collectBlocks(child, into, seen);
 }
 
 /** Non-leaf tensors reachable from the roots, each after all of its inputs (iterative post-order DFS). */
@@ -444,8 +543,8 @@ function describe(value: unknown): string {
 
 /** Converts a typed array to `dtype`, copying when asked to or when the type differs. */
 export function convert(data: TypedArray, dtype: DType, copy: boolean): TypedArray {
-  if (dtypeOf(data) === dtype) return copy ? (data.slice() as TypedArray) : data;
-  const out = allocate(dtype, data.length);
+  if (dtypeOf(data) === dtype && !copy) return data;
+  const out = allocate(dtype, data.length, false);
   if (dtype === 'int32') {
     for (let i = 0; i < data.length; i++) out[i] = Math.trunc(data[i]);
   } else {

@@ -163,7 +163,7 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const loops = dtype === 'int32' ? undefined : def.loops;
     let ys: TypedArray;
     if (loops) {
-      ys = allocate(dtype, xs.length);
+      ys = allocate(dtype, xs.length, false);
       if (!(ys instanceof Float32Array && loops.simd?.forward(xs as Float32Array, ys, p))) loops.forward(xs as FloatArray, ys as FloatArray, p);
     } else {
       ys = mapUnary(x, dtype, (v) => def.forward(v, p), forwardLoop);
@@ -172,7 +172,7 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const y = Tensor.fromData(ys, x.shape);
     const backward = (g: Tensor): Tensor[] => {
       if (loops && !isGradEnabled()) {
-        const out = allocate(dtype, xs.length);
+        const out = allocate(dtype, xs.length, false);
         const gs = g.dataSync() as FloatArray;
         const simdHits = out instanceof Float32Array && gs instanceof Float32Array ? loops.simd?.backward(gs, xs as Float32Array, out, p) : undefined;
         recordKinkHits(name, simdHits ?? loops.backward(gs, xs as FloatArray, out as FloatArray, p));

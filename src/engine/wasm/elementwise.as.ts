@@ -2,14 +2,19 @@
 //
 // Float32 loops of the hottest activations, four lanes at a time, each equal element for element to the
 // scalar definitions in ops/activations.ts (signed zeros and NaN included). Arrays are byte offsets into
-// this module's own memory; n is a multiple of 4 (the caller pads).
+// the tensor heap (wasm/heap.ts), which the module imports; the last n % 4 elements run one at a time.
 
 /** relu: max(x, 0), which maps −0 to +0 and keeps NaN. */
 export function reluForward(x: usize, y: usize, n: i32): void {
   const zero = f32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     v128.store(y + o, f32x4.max(v128.load(x + o), zero));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, max<f32>(load<f32>(x + o), 0));
   }
 }
 
@@ -22,7 +27,8 @@ export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero:
   const one = f32x4.splat(1);
   const atZero = f32x4.splat(gradAtZero);
   let hits = i32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
     const pass = v128.or(f32x4.gt(v, zero), f32x4.ne(v, v));
@@ -31,7 +37,15 @@ export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero:
     v128.store(out + o, f32x4.mul(v128.load(g + o), d));
     hits = i32x4.sub(hits, isZero);
   }
-  return i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
+  let tail = 0;
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const d: f32 = v == 0 ? gradAtZero : v > 0 || v != v ? 1 : 0;
+    store<f32>(out + o, load<f32>(g + o) * d);
+    if (v == 0) tail++;
+  }
+  return tail + i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
 }
 
 /**
@@ -50,10 +64,16 @@ function scale(a: v128, s: v128): v128 {
 export function leakyForward(x: usize, y: usize, n: i32, slope: f64): void {
   const zero = f32x4.splat(0);
   const s = f64x2.splat(slope);
-  for (let i = 0; i < n; i += 4) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
     v128.store(y + o, v128.bitselect(v, scale(v, s), f32x4.gt(v, zero)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    store<f32>(y + o, v > 0 ? v : <f32>(<f64>v * slope));
   }
 }
 
@@ -62,25 +82,39 @@ export function leakyBackward(x: usize, g: usize, out: usize, n: i32, slope: f64
   const zero = f32x4.splat(0);
   const s = f64x2.splat(slope);
   let hits = i32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
     const gv = v128.load(g + o);
     v128.store(out + o, v128.bitselect(gv, scale(gv, s), f32x4.gt(v, zero)));
     hits = i32x4.sub(hits, f32x4.eq(v, zero));
   }
-  return i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
+  let tail = 0;
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const gv = load<f32>(g + o);
+    store<f32>(out + o, v > 0 ? gv : <f32>(<f64>gv * slope));
+    if (v == 0) tail++;
+  }
+  return tail + i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
 }
 
 /** p − lr·g in double precision, rounded once to f32: JavaScript's `p[i] -= lr * g[i]` on a Float32Array. */
 export function sgdStep(p: usize, g: usize, out: usize, n: i32, lr: f64): void {
   const rate = f64x2.splat(lr);
-  for (let i = 0; i < n; i += 4) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const pv = v128.load(p + o);
     const gv = v128.load(g + o);
     const lo = f64x2.sub(f64x2.promote_low_f32x4(pv), f64x2.mul(rate, f64x2.promote_low_f32x4(gv)));
     const hi = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<u32>(pv, pv, 2, 3, 0, 1)), f64x2.mul(rate, f64x2.promote_low_f32x4(v128.shuffle<u32>(gv, gv, 2, 3, 0, 1))));
     v128.store(out + o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, <f32>(<f64>load<f32>(p + o) - lr * <f64>load<f32>(g + o)));
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The float32 activation loops and the plain SGD update in WebAssembly SIMD (elementwise.as.ts). V8 re-checks a typed array on
- * every element of a JavaScript loop, so large arrays go faster copied into the module's own memory,
- * run four lanes at a time, and copied back.
+ * The float32 activation loops and the plain SGD update in WebAssembly SIMD (elementwise.as.ts), run on the
+ * tensor heap (heap.ts). Arrays already there (tensors made inside `tidy()`) are read and written in place;
+ * others are copied into a scratch block and back, which still beats V8's checks on every element of a
+ * JavaScript loop for large arrays.
  */
-import { ownMemory, PAGE, type OwnMemory } from './load';
+import { loadWasm } from './load';
+import { freeBlock, heapAddress, heapFloat32, heapMemory, type Block } from './heap';
 
 /** Below this many elements the JavaScript loop wins (no copies, no call). */
 export const WASM_MIN_ELEMENTS = 4096;
@@ -16,28 +18,44 @@ interface Exports {
   sgdStep(p: number, g: number, out: number, n: number, lr: number): void;
 }
 
-let loaded: OwnMemory<Exports> | null | undefined;
+let kernels: Exports | null | undefined;
+
+function load(): Exports | null {
+  const module = loadWasm('elementwise');
+  const memory = heapMemory();
+  if (module === undefined || memory === null) return null;
+  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports;
+}
 
 /**
- * Copies `inputs` into the module's memory (each padded to whole lanes, from byte PAGE on), runs `call`
- * with their byte offsets and that of the output, and copies the output into `out`. Returns call's result,
- * or undefined (having done nothing) when the kernels are unavailable or the arrays are small.
+ * Runs `call` with the heap byte offsets of `inputs` and of `out`, copying through scratch blocks any that
+ * are not on the heap. Returns call's result, or undefined (having done nothing) when the kernels are
+ * unavailable, the arrays are small, or the heap has no room for the scratch blocks.
  */
 function run(inputs: readonly Float32Array[], out: Float32Array, call: (k: Exports, at: number[], n: number) => number | void): number | undefined {
   const n = out.length;
   if (n < WASM_MIN_ELEMENTS) return undefined;
-  if (loaded === undefined) loaded = ownMemory<Exports>('elementwise');
-  if (loaded === null) return undefined;
-  const stride = Math.ceil(n / 16) * 64;
-  const at = Array.from({ length: inputs.length + 1 }, (_, i) => PAGE + i * stride);
-  const heap = loaded.heap(PAGE + (inputs.length + 1) * stride);
-  if (heap === null) return undefined;
-  inputs.forEach((input, i) => heap.set(input, at[i] / 4));
-  // padding lanes read 1: no kink hits, no NaN
-  for (const a of at) heap.fill(1, a / 4 + n, a / 4 + Math.ceil(n / 4) * 4);
-  const result = call(loaded.kernels, at, Math.ceil(n / 4) * 4);
-  out.set(heap.subarray(at[inputs.length] / 4, at[inputs.length] / 4 + n));
-  return result ?? 0;
+  if (kernels === undefined) kernels = load();
+  if (kernels === null) return undefined;
+  const scratch: Block[] = [];
+  try {
+    const place = (array: Float32Array, copy: boolean): number => {
+      const at = heapAddress(array);
+      if (at >= 0) return at;
+      const made = heapFloat32(n, false);
+      if (made === null) return -1;
+      if (copy) made[0].set(array);
+      scratch.push(made[1]);
+      return made[1].at;
+    };
+    const at = [...inputs.map((input) => place(input, true)), place(out, false)];
+    if (at.includes(-1)) return undefined;
+    const result = call(kernels, at, n);
+    if (heapAddress(out) < 0) out.set(new Float32Array(heapMemory()!.buffer, at[at.length - 1], n));
+    return result ?? 0;
+  } finally {
+    scratch.forEach(freeBlock);
+  }
 }
 
 /** relu into `out`; false when the JavaScript loop should do it. */

@@ -1,0 +1,83 @@
+/**
+ * Memory scopes: inside `tidy()`, large float32 arrays come from the tensor heap (wasm/heap.ts) and are
+ * given back when the scope ends, unless they were kept. The scope stack lives here; tidy() itself, which
+ * decides what is kept, is in tensor.ts.
+ */
+import { freeBlock, heapFloat32, collectWith, uncollect, type Block } from './wasm/heap';
+
+/** Float32 arrays of at least this many elements come from the heap inside a scope (the kernels' threshold). */
+export const HEAP_MIN_ELEMENTS = 4096;
+
+/** One tidy() call: the blocks it allocated that are still its own, with their arrays. */
+export class Scope {
+  ended = false;
+  readonly blocks = new Map<Block, Float32Array>();
+  /** Tensors over this scope's blocks, to find the leaves that require gradients (parameters) at the end. */
+  readonly tensors: object[] = [];
+  constructor(readonly parent: Scope | null) {}
+}
+
+let current: Scope | null = null;
+const owners = new WeakMap<Block, Scope>();
+
+export function currentScope(): Scope | null {
+  return current;
+}
+
+/** A float32 array for a tensor: from the heap inside a scope, an ordinary array otherwise. */
+export function scopedFloat32(size: number, zero: boolean): Float32Array | null {
+  if (current === null || size < HEAP_MIN_ELEMENTS) return null;
+  const made = heapFloat32(size, zero);
+  if (made === null) return null;
+  current.blocks.set(made[1], made[0]);
+  owners.set(made[1], current);
+  return made[0];
+}
+
+export function enterScope(): Scope {
+  current = new Scope(current);
+  return current;
+}
+
+/**
+ * Ends `scope` (the innermost): `promoted` blocks move to the enclosing scope, or to the garbage collector
+ * at the outermost level; every other block the scope still owns is freed.
+ */
+export function exitScope(scope: Scope, promoted: ReadonlySet<Block>): void {
+  scope.ended = true;
+  current = scope.parent;
+  for (const [block, array] of scope.blocks) {
+    if (!promoted.has(block)) {
+      freeBlock(block);
+    } else if (scope.parent !== null) {
+      scope.parent.blocks.set(block, array);
+      owners.set(block, scope.parent);
+    } else {
+      owners.delete(block);
+      collectWith(array, block);
+    }
+  }
+  scope.blocks.clear();
+}
+
+/** Takes `block` out of whichever scope owns it and leaves it to the garbage collector (keep()). */
+export function escape(block: Block): void {
+  const owner = owners.get(block);
+  if (owner === undefined) return;
+  const array = owner.blocks.get(block)!;
+  owner.blocks.delete(block);
+  owners.delete(block);
+  collectWith(array, block);
+}
+
+/** Frees `block` now, whoever holds it (dispose()). */
+export function release(block: Block): void {
+  const owner = owners.get(block);
+  if (owner !== undefined) {
+    owner.blocks.delete(block);
+    owners.delete(block);
+  } else {
+    uncollect(block);
+  }
+  freeBlock(block);
+}

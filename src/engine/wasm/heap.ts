@@ -1,0 +1,112 @@
+/**
+ * The tensor heap: one shared WebAssembly memory that holds the float32 storage of large tensors made inside
+ * `tidy()`, so that the activation kernels (elementwise.as.ts) read and write it in place, with no copies in
+ * and out, and a released buffer is handed to the next tensor of its size already paged in.
+ *
+ * The memory is shared so that growing it never detaches the views on it. Blocks are 64-byte aligned and
+ * recycled by exact size (a loop asks for the same sizes again and again); the bump pointer only moves when
+ * no free block fits. A block is freed by tidy() when its scope ends, by dispose(), or, once it has left
+ * every scope, by the garbage collector through a finalizer on its array.
+ */
+import { PAGE } from './load';
+
+/** At most this many bytes of blocks are in use at once; past it, tensors get ordinary arrays. */
+export const HEAP_CAP = 2 ** 30;
+/** Byte 0 up to here is the kernels' own (stack and scratch for operands that are not on the heap). */
+const BASE = PAGE;
+const ALIGN = 64;
+
+/** A run of heap bytes holding one array. */
+export class Block {
+  released = false;
+  /** Blocks are numbered in the order they are handed out (see nextSerial). */
+  readonly serial = serials++;
+  constructor(
+    readonly at: number,
+    readonly bytes: number,
+  ) {}
+}
+
+let serials = 0;
+
+/** The serial number the next block will get. */
+export function nextSerial(): number {
+  return serials;
+}
+
+let memory: WebAssembly.Memory | null | undefined;
+let top = BASE;
+let inUse = 0;
+let peak = 0;
+const free = new Map<number, number[]>();
+const blocks = new WeakMap<ArrayBufferView, Block>();
+const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
+
+/** The heap's memory, made on first use; null where shared WebAssembly memory is unavailable. */
+export function heapMemory(): WebAssembly.Memory | null {
+  if (memory === undefined) {
+    try {
+      memory = new WebAssembly.Memory({ initial: BASE / PAGE, maximum: 65536, shared: true });
+    } catch {
+      memory = null;
+    }
+  }
+  return memory;
+}
+
+/** A zero-filled float32 array of `size` on the heap, with its block; null when the heap is full or unavailable. */
+export function heapFloat32(size: number, zero: boolean): [Float32Array, Block] | null {
+  const mem = heapMemory();
+  const bytes = Math.ceil((size * 4) / ALIGN) * ALIGN;
+  if (mem === null || bytes === 0 || inUse + bytes > HEAP_CAP) return null;
+  let at = free.get(bytes)?.pop();
+  if (at === undefined) {
+    at = top;
+    const have = mem.buffer.byteLength;
+    if (at + bytes > have) mem.grow(Math.ceil((at + bytes - have) / PAGE));
+    top += bytes;
+  }
+  inUse += bytes;
+  peak = Math.max(peak, inUse);
+  const array = new Float32Array(mem.buffer, at, size);
+  if (zero) array.fill(0);
+  const block = new Block(at, bytes);
+  blocks.set(array, block);
+  return [array, block];
+}
+
+/** The heap block behind `array`, if it is one the heap handed out. */
+export function blockOf(array: ArrayBufferView): Block | undefined {
+  return blocks.get(array);
+}
+
+/** The byte offset of `array` in the heap memory, or −1 when it lives elsewhere. */
+export function heapAddress(array: Float32Array): number {
+  const block = blocks.get(array);
+  return block === undefined || block.released ? -1 : block.at;
+}
+
+/** Returns a block to the heap; later tensors of the same size reuse it. Idempotent. */
+export function freeBlock(block: Block): void {
+  if (block.released) return;
+  block.released = true;
+  inUse -= block.bytes;
+  const list = free.get(block.bytes);
+  if (list === undefined) free.set(block.bytes, [block.at]);
+  else list.push(block.at);
+}
+
+/** Leaves `array`'s block to the garbage collector: freed once nothing references the array. */
+export function collectWith(array: Float32Array, block: Block): void {
+  finalizer.register(array, block, block);
+}
+
+/** Takes a block back from the garbage collector (it is being freed by hand). */
+export function uncollect(block: Block): void {
+  finalizer.unregister(block);
+}
+
+/** The heap's bytes: in use now, the most ever in use, and reserved (its memory's size). */
+export function heapStats(): { inUse: number; peak: number; reserved: number } {
+  return { inUse, peak, reserved: memory ? memory.buffer.byteLength : 0 };
+}

@@ -1,0 +1,204 @@
+/**
+ * tidy(): large float32 tensors made inside live on the tensor heap, the activation kernels work on them in
+ * place, and their memory is reused when the scope ends. Results are the same bits as outside a scope.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  GradError, Tensor, ValueError, heapStats, keep, kinkHits, leakyRelu, manualSeed, nn, optim, randn, relu, resetKinkHits, sum, tensor, tidy, crossEntropy,
+} from '../src';
+
+const BIG = 5003; // above the heap threshold (4096), and not a multiple of 4: the kernels' scalar tails run
+const inUse = (): number => heapStats().inUse;
+
+/** A heap tensor (made inside a scope, returned from it) with values that include exact zeros. */
+function heapTensor(size: number, seed: number, requiresGrad = false): Tensor {
+  return tidy(() => {
+    manualSeed(seed);
+    const values = randn([size]).dataSync() as Float32Array;
+    for (let i = 0; i < size; i += 7) values[i] = 0;
+    values[1] = -0;
+    values[2] = NaN;
+    return tensor(values, { requiresGrad });
+  });
+}
+
+const bits = (t: Tensor): number[] => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+
+describe('tidy', () => {
+  it('puts large float32 tensors on the heap and frees them at the end', () => {
+    const before = inUse();
+    const total = tidy(() => {
+      const a = randn([BIG]).mul(2);
+      expect(inUse()).toBeGreaterThanOrEqual(before + 2 * BIG * 4);
+      expect(a.storage.block).not.toBeNull();
+      return sum(a).item();
+    });
+    expect(Number.isFinite(total)).toBe(true);
+    expect(inUse()).toBe(before);
+  });
+
+  it('reuses the memory of one scope in the next: the heap stops growing', () => {
+    const step = (): number => tidy(() => sum(relu(randn([BIG, 3]).mul(3))).item());
+    step();
+    const { reserved, peak } = heapStats();
+    for (let i = 0; i < 20; i++) step();
+    expect(heapStats().reserved).toBe(reserved);
+    expect(heapStats().peak).toBe(peak);
+  });
+
+  it('keeps what the function returns, through arrays and objects, and releases the rest', () => {
+    let inner: Tensor | undefined;
+    const out = tidy(() => {
+      inner = randn([BIG]);
+      const doubled = inner.mul(2);
+      return { list: [doubled], other: 1 };
+    });
+    const kept = out.list[0];
+    tidy(() => randn([BIG]).mul(-1)); // reuses the released block
+    expect(kept.dataSync().length).toBe(BIG);
+    expect(() => inner!.dataSync()).toThrow(ValueError);
+    expect(() => inner!.add(1)).toThrow(/released.*tidy\(\)/);
+    expect(() => kept.add(1)).not.toThrow();
+  });
+
+  it('hands what a nested scope returns to the enclosing one, which frees it at its end', () => {
+    const before = inUse();
+    let escaped: Tensor | undefined;
+    tidy(() => {
+      escaped = tidy(() => randn([BIG]).mul(3));
+      expect(inUse()).toBe(before + Math.ceil((BIG * 4) / 64) * 64);
+      expect(escaped.sum().item()).not.toBeNaN();
+      return 0;
+    });
+    expect(inUse()).toBe(before);
+    expect(() => escaped!.sum()).toThrow(ValueError);
+  });
+
+  it('keeps parameters made inside, keep()-ed tensors, and gradients stored on leaves', () => {
+    const before = inUse();
+    let w: Tensor | undefined;
+    let kept: Tensor | undefined;
+    tidy(() => {
+      w = randn([BIG]).requiresGrad_();
+      kept = keep(randn([BIG]).mul(2));
+      sum(relu(w)).backward();
+      return null;
+    });
+    expect(w!.grad).not.toBeNull();
+    const grad = w!.grad!.dataSync();
+    for (let i = 0; i < BIG; i++) expect(grad[i]).toBe(w!.dataSync()[i] > 0 ? 1 : 0);
+    expect(kept!.size).toBe(BIG);
+    // zeroGrad frees a gradient backward made inside tidy()
+    const withGrad = inUse();
+    const g = w!.grad!;
+    w!.zeroGrad();
+    expect(inUse()).toBe(withGrad - Math.ceil((BIG * 4) / 64) * 64);
+    expect(() => g.dataSync()).toThrow(ValueError);
+    expect(inUse()).toBeGreaterThan(before);
+  });
+
+  it('does not free a gradient that is the caller’s own tensor', () => {
+    const x = heapTensor(BIG, 1, true);
+    const seed = heapTensor(BIG, 2);
+    const seedBits = bits(seed);
+    tidy(() => x.mul(1).backward(seed));
+    expect(x.grad!.storage).not.toBe(seed.storage);
+    const y = heapTensor(BIG, 3, true);
+    tidy(() => y.backward(seed)); // a leaf's gradient is the seed itself
+    y.zeroGrad();
+    expect(bits(seed)).toEqual(seedBits);
+  });
+
+  it('frees everything when the function throws, and rejects async functions', () => {
+    const before = inUse();
+    expect(() =>
+      tidy(() => {
+        randn([BIG]).mul(2);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(inUse()).toBe(before);
+    expect(() => tidy(() => Promise.resolve(1))).toThrow(/Promise/);
+  });
+
+  it('refuses backward through a graph recorded inside a tidy() that has ended', () => {
+    const x = heapTensor(BIG, 4, true);
+    const loss = tidy(() => sum(relu(x)));
+    expect(() => loss.backward()).toThrow(GradError);
+    expect(() => loss.backward()).toThrow(/tidy\(\) that has ended/);
+  });
+
+  it('dispose() frees a heap tensor at once and leaves ordinary ones alone', () => {
+    const t = heapTensor(BIG, 5);
+    const view = t.reshape([BIG, 1]);
+    const before = inUse();
+    t.dispose();
+    expect(inUse()).toBe(before - Math.ceil((BIG * 4) / 64) * 64);
+    expect(() => view.sum()).toThrow(ValueError);
+    const plain = randn([BIG]);
+    plain.dispose();
+    expect(plain.sum().item()).not.toBeNaN();
+  });
+});
+
+describe('activation kernels on the heap', () => {
+  for (const size of [BIG, 4096, 8191]) {
+    it(`relu and leakyRelu give the same bits in place as through copies (${size} elements)`, () => {
+      const onHeap = heapTensor(size, size, true);
+      const plain = tensor(Float32Array.from(onHeap.dataSync()), { requiresGrad: true });
+      expect(plain.storage.block).toBeNull();
+      const seed = heapTensor(size, size + 1);
+      for (const f of [(t: Tensor) => relu(t), (t: Tensor) => relu(t, { gradAtZero: 0.5 }), (t: Tensor) => leakyRelu(t, { negativeSlope: 0.1 })]) {
+        resetKinkHits();
+        const expected = f(plain);
+        expected.backward(tensor(seed.dataSync()));
+        const plainHits = kinkHits();
+        resetKinkHits();
+        const [y, g] = tidy(() => {
+          const out = f(onHeap);
+          expect(out.storage.block).not.toBeNull();
+          out.backward(seed);
+          return [out, onHeap.grad!];
+        });
+        expect(bits(y)).toEqual(bits(expected));
+        expect(bits(g)).toEqual(bits(plain.grad!));
+        expect(kinkHits()).toEqual(plainHits);
+        onHeap.zeroGrad();
+        plain.zeroGrad();
+      }
+    });
+  }
+});
+
+describe('training inside tidy', () => {
+  function train(scoped: boolean): { weights: number[]; heap: number[] } {
+    manualSeed(11);
+    const model = new nn.Sequential(new nn.Linear(64, 96), new nn.ReLU(), new nn.Linear(96, 10));
+    const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+    const x = randn([128, 64]);
+    const labels = Array.from({ length: 128 }, (_, i) => i % 10);
+    const heap: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const run = (): number => {
+        opt.zeroGrad();
+        const loss = crossEntropy(model.forward(x) as Tensor, labels);
+        loss.backward();
+        opt.step();
+        return loss.item();
+      };
+      if (scoped) tidy(run);
+      else run();
+      heap.push(inUse());
+    }
+    return { weights: model.parameters().flatMap((p) => bits(p)), heap };
+  }
+
+  it('gives the same weights, bit for bit, with the heap flat from step to step', () => {
+    const plain = train(false);
+    const scoped = train(true);
+    expect(scoped.weights).toEqual(plain.weights);
+    // after the first step, each step frees the last one's gradients and makes the same amount again
+    expect(new Set(scoped.heap.slice(1)).size).toBe(1);
+    expect(scoped.heap[1]).toBeGreaterThan(plain.heap[1]);
+  });
+});
