@@ -2,7 +2,10 @@
  * tidy(): large float32 tensors made inside live on the tensor heap, the activation kernels work on them in
  * place, and their memory is reused when the scope ends. Results are the same bits as outside a scope.
  */
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { elementwiseHelpersReady } from '../src/engine/wasm/elementwise';
 import {
   GradError, Tensor, ValueError, heapStats, keep, kinkHits, leakyRelu, manualSeed, nn, optim, randn, relu, resetKinkHits, sum, tensor, tidy, crossEntropy,
 } from '../src';
@@ -22,7 +25,8 @@ function heapTensor(size: number, seed: number, requiresGrad = false): Tensor {
   });
 }
 
-const bits = (t: Tensor): number[] => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+/** The float32 bit patterns (signed zeros apart), with every NaN as one pattern: NaN payloads carry no meaning. */
+const bits = (t: Tensor): number[] => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer), (b) => ((b & 0x7fffffff) > 0x7f800000 ? 0x7fc00000 : b));
 
 describe('tidy', () => {
   it('puts large float32 tensors on the heap and frees them at the end', () => {
@@ -168,6 +172,35 @@ describe('activation kernels on the heap', () => {
       }
     });
   }
+});
+
+describe('activation kernels on two threads', () => {
+  it('split large arrays between the threads and give each element’s exact value', async () => {
+    for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await sleep(50);
+    expect(elementwiseHelpersReady()).toBe(os.availableParallelism() - 1);
+    const n = (1 << 18) + 13;
+    const x = heapTensor(n, 21, true);
+    const g = heapTensor(n, 22);
+    resetKinkHits();
+    const y = tidy(() => {
+      const out = relu(x, { gradAtZero: 0.25 });
+      out.backward(g);
+      return out;
+    });
+    const xs = x.dataSync();
+    const gs = g.dataSync();
+    const expectedY = new Float32Array(n);
+    const expectedG = new Float32Array(n);
+    let zeros = 0;
+    for (let i = 0; i < n; i++) {
+      expectedY[i] = Math.max(xs[i], 0);
+      expectedG[i] = gs[i] * (xs[i] === 0 ? 0.25 : xs[i] > 0 || Number.isNaN(xs[i]) ? 1 : 0);
+      if (xs[i] === 0) zeros++;
+    }
+    expect(bits(y)).toEqual(bits(tensor(expectedY)));
+    expect(bits(x.grad!)).toEqual(bits(tensor(expectedG)));
+    expect(kinkHits().relu).toBe(zeros);
+  });
 });
 
 describe('training inside tidy', () => {

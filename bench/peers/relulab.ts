@@ -1,6 +1,6 @@
 /** relulab's side of the benchmark: the same workloads as the peers, through the public API. */
 import os from 'node:os';
-import { add, conv2d, crossEntropy, manualSeed, matmul, nn, optim, relu, sum, tensor, type Tensor } from '../../src';
+import { add, conv2d, crossEntropy, manualSeed, matmul, nn, optim, relu, sum, tensor, tidy, type Tensor } from '../../src';
 import { wasmGemmKind } from '../../src/engine/wasm/gemm';
 import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
@@ -20,13 +20,20 @@ guarded(peer, 'matmul', options, () => {
 
 guarded(peer, 'relu', options, () => {
   for (const n of RELU_SIZES) {
-    const x = tensor(uniform(n, 3), { requiresGrad: true });
-    const dy = tensor(uniform(n, 4));
-    const t = measure(() => {
-      x.zeroGrad();
-      relu(x).backward(dy);
-    }, perSize(options.quick));
-    emit({ peer, workload: 'relu', size: n.toExponential(0), threads: 1, ...rate(20 * n, t, 1e6), unit: 'GB/s', higherIsBetter: true, note: 'fwd+bwd, 20 B/element' });
+    // made inside tidy(), the tensors live on the tensor heap, as TensorFlow.js's live in its backend
+    const [x, dy] = tidy(() => [tensor(uniform(n, 3), { requiresGrad: true }), tensor(uniform(n, 4))]);
+    const t = measure(
+      () =>
+        tidy(() => {
+          x.zeroGrad();
+          relu(x).backward(dy);
+        }),
+      perSize(options.quick),
+    );
+    emit({ peer, workload: 'relu', size: n.toExponential(0), threads, ...rate(20 * n, t, 1e6), unit: 'GB/s', higherIsBetter: true, note: 'fwd+bwd in tidy(), 20 B/element' });
+    x.zeroGrad();
+    x.dispose();
+    dy.dispose();
   }
 });
 
@@ -37,13 +44,14 @@ function mlpStep(): () => number {
   const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
   const x = tensor(uniform(MLP.batch * i, 20)).reshape([MLP.batch, i]);
   const labels = Array.from({ length: MLP.batch }, (_, k) => k % o);
-  return () => {
-    opt.zeroGrad();
-    const loss = crossEntropy(model.forward(x) as Tensor, labels);
-    loss.backward();
-    opt.step();
-    return loss.item();
-  };
+  return () =>
+    tidy(() => {
+      opt.zeroGrad();
+      const loss = crossEntropy(model.forward(x) as Tensor, labels);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    });
 }
 
 guarded(peer, 'mlp', options, () => {
@@ -58,11 +66,15 @@ guarded(peer, 'conv', options, () => {
   const w = tensor(uniform(cout * cin * k * k, 31, 1 / 3)).reshape([cout, cin, k, k]).detach();
   w.requiresGrad = true;
   const b = tensor(new Float32Array(cout), { requiresGrad: true });
-  const t = measure(() => {
-    w.zeroGrad();
-    b.zeroGrad();
-    sum(relu(conv2d(x, w, b, { padding: 'same' }))).backward();
-  }, perStep(options.quick));
+  const t = measure(
+    () =>
+      tidy(() => {
+        w.zeroGrad();
+        b.zeroGrad();
+        sum(relu(conv2d(x, w, b, { padding: 'same' }))).backward();
+      }),
+    perStep(options.quick),
+  );
   emit({ peer, workload: 'conv', size: SIZE_LABEL.conv, threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false });
 });
 

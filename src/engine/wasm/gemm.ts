@@ -10,9 +10,8 @@
  *
  * `RELULAB_THREADS=n` caps the threads (1 disables the workers); `RELULAB_WASM=0` turns the kernels off.
  */
-import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { loadWasm, PAGE } from './load';
+import { HelperThread, threadCount } from './threads';
 
 /** Where a matrix lives: element (i, j) is data[offset + i·rowStride + j·colStride]. */
 export interface StridedMatrix {
@@ -31,34 +30,8 @@ interface Exports {
 const WASM_MIN_WORK = 4096;
 /** Below this many multiply-adds (n ≈ 80 for a square product) a product runs on the calling thread alone. */
 const THREAD_MIN_WORK = 1 << 19;
-/** Control block of a worker: state (0 idle, 1 job posted), ready flag, then the sgemm arguments. */
-const STATE = 0;
-const READY = 1;
-const ARGS = 2;
-/** Polls of a control word before a thread sleeps on it (a few milliseconds). */
-const SPIN = 2_000_000;
-
-/** The worker: instantiates the module on the shared memory, then runs posted blocks until the process ends. */
-const workerSource = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
-const ctrl = new Int32Array(control);
-const { sgemmShared } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-Atomics.store(ctrl, ${READY}, 1);
-for (;;) {
-  // spin a little before sleeping: in training the next product follows within a millisecond, and waking a
-  // sleeping thread costs tens to hundreds of microseconds
-  for (let spin = 0; spin < ${SPIN} && Atomics.load(ctrl, ${STATE}) === 0; spin++);
-  Atomics.wait(ctrl, ${STATE}, 0);
-  const a = ctrl.subarray(${ARGS}, ${ARGS} + 14);
-  sgemmShared(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
-  Atomics.store(ctrl, ${STATE}, 0);
-  Atomics.notify(ctrl, ${STATE});
-}
-`;
-
 interface Helper {
-  ctrl: Int32Array;
+  thread: HelperThread;
   scratch: number;
 }
 
@@ -71,23 +44,14 @@ class WasmGemm {
   private readonly counterAt: number;
   private readonly operandBase: number;
 
-  constructor(private readonly module: WebAssembly.Module, threads: number, shared: boolean) {
+  constructor(module: WebAssembly.Module, threads: number, shared: boolean) {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared });
     this.kernel = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as Exports;
     this.scratchBytes = align(this.kernel.scratchBytes());
     // the first page holds the module's own stack and data; thread t packs into scratch slot t
     this.counterAt = PAGE + threads * this.scratchBytes;
     this.operandBase = this.counterAt + 64;
-    for (let t = 1; t < threads; t++) this.helpers.push(this.startHelper(PAGE + t * this.scratchBytes));
-  }
-
-  private startHelper(scratch: number): Helper {
-    const control = new SharedArrayBuffer((ARGS + 14) * 4);
-    const worker = new Worker(workerSource, { eval: true, workerData: { module: this.module, memory: this.memory, control } });
-    worker.unref();
-    // a helper that fails to start simply never becomes ready, and its share is done on the calling thread
-    worker.on('error', () => undefined);
-    return { ctrl: new Int32Array(control), scratch };
+    for (let t = 1; t < threads; t++) this.helpers.push({ thread: new HelperThread(module, this.memory, ['sgemmShared']), scratch: PAGE + t * this.scratchBytes });
   }
 
   /** out[outOffset ...] = A·B for an m×k A and a k×n B, C row-major. */
@@ -101,7 +65,7 @@ class WasmGemm {
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.data.subarray(a.offset, a.offset + m * k), aAt / 4);
     heap.set(b.data.subarray(b.offset, b.offset + k * n), bAt / 4);
-    const ready = this.helpers.filter((h) => Atomics.load(h.ctrl, READY) === 1);
+    const ready = this.helpers.filter((h) => h.thread.ready);
     // blocks of rows of C when there are more rows than columns, else of columns: whole tiles, two
     // blocks per thread, so that a thread that falls behind takes fewer
     const byRows = m >= n;
@@ -110,16 +74,9 @@ class WasmGemm {
     const block = ready.length === 0 ? extent : Math.ceil(extent / unit / (2 * (ready.length + 1))) * unit;
     Atomics.store(new Int32Array(this.memory.buffer, this.counterAt, 1), 0, 0);
     const args = (scratch: number): Parameters<Exports['sgemmShared']> => [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, block, this.counterAt, scratch];
-    for (const helper of ready) {
-      helper.ctrl.set(args(helper.scratch), ARGS);
-      Atomics.store(helper.ctrl, STATE, 1);
-      Atomics.notify(helper.ctrl, STATE);
-    }
+    for (const helper of ready) helper.thread.post(0, args(helper.scratch));
     this.kernel.sgemmShared(...args(PAGE));
-    for (const helper of ready) {
-      for (let spin = 0; spin < SPIN && Atomics.load(helper.ctrl, STATE) !== 0; spin++);
-      while (Atomics.load(helper.ctrl, STATE) !== 0) Atomics.wait(helper.ctrl, STATE, 1);
-    }
+    for (const helper of ready) helper.thread.join();
     out.set(new Float32Array(this.memory.buffer, cAt, m * n), outOffset);
   }
 
@@ -134,11 +91,6 @@ function align(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
-function threadCount(): number {
-  const cores = os.availableParallelism();
-  const cap = Number(process.env.RELULAB_THREADS);
-  return Number.isInteger(cap) && cap >= 1 ? Math.min(cap, cores) : cores;
-}
 
 /** Whether the module's multiply-add is fused on this CPU: (1 + 2⁻²³)·(1 − 2⁻²³) − 1 is −2⁻⁴⁶, not 0. */
 function fuses(module: WebAssembly.Module): boolean {

@@ -54,16 +54,25 @@ export function heapMemory(): WebAssembly.Memory | null {
   return memory;
 }
 
-/** A zero-filled float32 array of `size` on the heap, with its block; null when the heap is full or unavailable. */
-export function heapFloat32(size: number, zero: boolean): [Float32Array, Block] | null {
+/**
+ * A float32 array of `size` on the heap (zero-filled if `zero`), with its block; null when the heap is
+ * unavailable or full. Tensors stop at HEAP_CAP; a kernel's scratch copies (freed at once) may go past it.
+ */
+export function heapFloat32(size: number, zero: boolean, scratch = false): [Float32Array, Block] | null {
   const mem = heapMemory();
   const bytes = Math.ceil((size * 4) / ALIGN) * ALIGN;
-  if (mem === null || bytes === 0 || inUse + bytes > HEAP_CAP) return null;
+  if (mem === null || bytes === 0 || (!scratch && inUse + bytes > HEAP_CAP)) return null;
   let at = free.get(bytes)?.pop();
   if (at === undefined) {
     at = top;
     const have = mem.buffer.byteLength;
-    if (at + bytes > have) mem.grow(Math.ceil((at + bytes - have) / PAGE));
+    if (at + bytes > have) {
+      try {
+        mem.grow(Math.ceil((at + bytes - have) / PAGE));
+      } catch {
+        return null; // past the 4 GiB a memory can address, or out of memory
+      }
+    }
     top += bytes;
   }
   inUse += bytes;

@@ -1,0 +1,80 @@
+/**
+ * Helper threads for the WebAssembly kernels: each instantiates a kernel module on a shared memory and runs
+ * the exported functions the calling thread posts to it, one job at a time, until the process ends.
+ *
+ * `RELULAB_THREADS=n` caps the threads (1 starts none).
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** Control block: state (0 idle, 1 job posted), ready flag, the function's index and its i32 result. */
+const STATE = 0;
+const READY = 1;
+const FN = 2;
+const RESULT = 3;
+/** Room for the arguments, as doubles after the control words. */
+const MAX_ARGS = 16;
+/** Polls of a control word before a thread sleeps on it (a few milliseconds). */
+const SPIN = 2_000_000;
+
+const workerSource = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, names } = workerData;
+const ctrl = new Int32Array(control, 0, 4);
+const args = new Float64Array(control, 16, ${MAX_ARGS});
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const fns = names.map((name) => exports[name]);
+Atomics.store(ctrl, ${READY}, 1);
+for (;;) {
+  // spin a little before sleeping: in training the next job follows within a millisecond, and waking a
+  // sleeping thread costs tens to hundreds of microseconds
+  for (let spin = 0; spin < ${SPIN} && Atomics.load(ctrl, ${STATE}) === 0; spin++);
+  Atomics.wait(ctrl, ${STATE}, 0);
+  const fn = fns[ctrl[${FN}]];
+  ctrl[${RESULT}] = fn(...args.subarray(0, fn.length)) | 0;
+  Atomics.store(ctrl, ${STATE}, 0);
+  Atomics.notify(ctrl, ${STATE});
+}
+`;
+
+/** How many threads the kernels may use: one per core, capped by RELULAB_THREADS. */
+export function threadCount(): number {
+  const cores = os.availableParallelism();
+  const cap = Number(process.env.RELULAB_THREADS);
+  return Number.isInteger(cap) && cap >= 1 ? Math.min(cap, cores) : cores;
+}
+
+/** One helper thread running `names` (exports of `module`) on `memory`. */
+export class HelperThread {
+  private readonly ctrl: Int32Array;
+  private readonly args: Float64Array;
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]) {
+    const control = new SharedArrayBuffer(16 + MAX_ARGS * 8);
+    this.ctrl = new Int32Array(control, 0, 4);
+    this.args = new Float64Array(control, 16, MAX_ARGS);
+    const worker = new Worker(workerSource, { eval: true, workerData: { module, memory, control, names } });
+    worker.unref();
+    // a helper that fails to start simply never becomes ready, and its share is done on the calling thread
+    worker.on('error', () => undefined);
+  }
+
+  get ready(): boolean {
+    return Atomics.load(this.ctrl, READY) === 1;
+  }
+
+  /** Starts `names[fn](...args)` on the thread. */
+  post(fn: number, args: readonly number[]): void {
+    this.ctrl[FN] = fn;
+    this.args.set(args);
+    Atomics.store(this.ctrl, STATE, 1);
+    Atomics.notify(this.ctrl, STATE);
+  }
+
+  /** Waits for the posted job to finish and returns its result. */
+  join(): number {
+    for (let spin = 0; spin < SPIN && Atomics.load(this.ctrl, STATE) !== 0; spin++);
+    while (Atomics.load(this.ctrl, STATE) !== 0) Atomics.wait(this.ctrl, STATE, 1);
+    return this.ctrl[RESULT];
+  }
+}
