@@ -1,4 +1,4 @@
-import { argmax, binaryCrossEntropyWithLogits, crossEntropy, mseLoss, noGrad, ValueError, type Tensor } from '../engine';
+import { argmax, binaryCrossEntropyWithLogits, crossEntropy, mseLoss, noGrad, tidy, ValueError, type Tensor } from '../engine';
 import { DataLoader } from '../data/loader';
 import type { Module } from '../nn/module';
 import { Adam, type Optimizer } from '../optim/optimizers';
@@ -85,15 +85,18 @@ export function fit(model: Module, data: { x: Tensor; y: Tensor }, options: FitO
     let seen = 0;
     const sums: Record<string, number> = Object.fromEntries(Object.keys(metrics).map((k) => [k, 0]));
     for (const batch of loader) {
-      optimizer.zeroGrad();
-      const pred = model.forward(batch.x);
-      const loss = lossFn(pred, batch.y);
-      loss.backward();
-      optimizer.step();
-      const n = batch.x.shape[0];
-      total += loss.item() * n;
-      seen += n;
-      for (const [k, fn] of Object.entries(metrics)) sums[k] += fn(pred.detach(), batch.y) * n;
+      // each step in its own memory scope: its activations and gradients reuse the last step's memory
+      tidy(() => {
+        optimizer.zeroGrad();
+        const pred = model.forward(batch.x);
+        const loss = lossFn(pred, batch.y);
+        loss.backward();
+        optimizer.step();
+        const n = batch.x.shape[0];
+        total += loss.item() * n;
+        seen += n;
+        for (const [k, fn] of Object.entries(metrics)) sums[k] += fn(pred.detach(), batch.y) * n;
+      });
     }
     const logs: EpochLogs = { loss: total / seen, metrics: Object.fromEntries(Object.entries(sums).map(([k, s]) => [k, s / seen])), seconds: 0 };
     if (validationData !== undefined) {
