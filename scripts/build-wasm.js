@@ -6,8 +6,8 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const asc = path.join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const common = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--enable', 'simd', '--initialMemory', '1'];
-// the matrix product shares one memory between threads; the activation loops run on the tensor heap (a
-// shared memory too, so that growing it keeps the views on it); the convolution owns its memory
+// the matrix product shares one memory between threads; the activation loops and the convolution run on
+// the tensor heap (a shared memory too, so that growing it keeps the views on it)
 const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
 // the same product on a memory of its own, for products one thread runs (plain copies in and out)
 const local = ['--enable', 'threads', '--importMemory', '--maximumMemory', '65536'];
@@ -17,7 +17,7 @@ const builds = [
   ['gemm.as.ts', 'gemm-local.wasm', local],
   ['gemm.as.ts', 'gemm-local-fma.wasm', [...local, '--enable', 'relaxed-simd']],
   ['elementwise.as.ts', 'elementwise.wasm', shared],
-  ['conv.as.ts', 'conv.wasm', []],
+  ['conv.as.ts', 'conv.wasm', shared],
 ];
 for (const [source, output, flags] of builds) {
   const args = [asc, path.join('src', 'engine', 'wasm', source), '-o', path.join('dist', 'wasm', output), ...common, ...flags];

@@ -97,6 +97,8 @@ describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwi
     ['stride 2, padding 1, no bias', [2, 2, 10, 7], [3, 2, 3, 3], { stride: 2, padding: 1 }, false],
     ['dilation 2, stride [1, 3], 2×4 kernel', [3, 1, 12, 13], [4, 1, 2, 4], { dilation: 2, stride: [1, 3] }, true],
     ['kernel wider than the padded input rows reach', [1, 2, 5, 5], [2, 2, 5, 1], { padding: [0, 2] }, true],
+    // 3·10⁶ multiply-adds a pass: shared with the helper thread, by samples and by output channels
+    ['large enough to split between threads, 27 taps (three groups of nine)', [9, 3, 30, 29], [7, 3, 3, 3], { padding: 'same' }, true],
   ];
   for (const [label, xs, ws, options, withBias] of configs) {
     it(`${label}: values and every gradient agree with float64`, () => {
@@ -121,6 +123,35 @@ describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwi
       }
     });
   }
+
+  it('gives bit-identical values and gradients on one thread and on two, inside tidy() and outside', () => {
+    const root = path.join(__dirname, '..');
+    const script = `const r = require(${JSON.stringify(path.join(root, 'dist', 'src'))});
+      const { elementwiseHelpersReady } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'wasm', 'elementwise.js'))});
+      const hash = require('node:crypto').createHash('sha256');
+      const step = () => {
+        r.manualSeed(3);
+        const x = r.randn([16, 2, 28, 27]).requiresGrad_();
+        const w = r.randn([12, 2, 3, 3]).requiresGrad_();
+        const b = r.randn([12]).requiresGrad_();
+        const y = r.relu(r.conv2d(x, w, b, { padding: 'same' }));
+        y.sum().backward();
+        return [y, x.grad, w.grad, b.grad].map((t) => Float32Array.from(t.dataSync()));
+      };
+      // wait for the helper threads to start, so that the passes are really split
+      const wait = (tries) => (elementwiseHelpersReady() >= Number(process.env.RELULAB_THREADS) - 1 || tries === 0 ? Promise.resolve() : new Promise((ok) => setTimeout(ok, 50)).then(() => wait(tries - 1)));
+      wait(100).then(() => {
+        for (const t of [...step(), ...r.tidy(step)]) hash.update(Buffer.from(t.buffer));
+        console.log(elementwiseHelpersReady() + ' ' + hash.digest('hex'));
+      });`;
+    const run = (threads: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RELULAB_THREADS: threads }, encoding: 'utf8' }).trim().split(' ');
+    const [none, one] = run('1');
+    expect(none).toBe('0');
+    expect(one).toMatch(/^[0-9a-f]{64}$/);
+    const [helpers, two] = run('2');
+    expect(helpers).toBe('1');
+    expect(two).toBe(one);
+  });
 
   it('gradients of gradients go through the composed form', () => {
     manualSeed(11);

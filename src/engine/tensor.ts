@@ -5,7 +5,7 @@ import { contiguousStrides, formatShape, sameShape, sizeOf, type Shape } from '.
 import { formatTensor, tensorToHtml } from './format';
 import { isRegistered } from './registry';
 import { currentScope, enterScope, escape, exitScope, HEAP_MIN_ELEMENTS, release, type Scope } from './scope';
-import { blockOf, nextSerial, type Block } from './wasm/heap';
+import { blockOf, fillFloats, nextSerial, type Block } from './wasm/heap';
 
 /** Nested JS arrays of numbers, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | readonly NestedArray[];
@@ -159,7 +159,7 @@ export class Tensor {
     const data = this.storage.data;
     if (this.isContiguous() && this.offset === 0 && data.length === this.size) return data;
     if (this.isContiguous()) return data.slice(this.offset, this.offset + this.size) as TypedArray;
-    const out = allocate(this.dtype, this.size);
+    const out = allocate(this.dtype, this.size, false);
     gatherStrided(this, out);
     return out;
   }
@@ -243,7 +243,7 @@ export class Tensor {
 }
 
 function onesData(dtype: DType, size: number): TypedArray {
-  return allocate(dtype, size).fill(1);
+  return allocate(dtype, size, false).fill(1);
 }
 
 /** Copies a strided tensor's values into `out` in row-major order. */
@@ -258,7 +258,8 @@ export function gatherStrided(t: Tensor, out: TypedArray): void {
   }
   if (strides.every((s, d) => s === 0 || shape[d] === 1)) {
     // a broadcast scalar (e.g. the gradient of a sum)
-    out.fill(src[t.offset]);
+    if (out instanceof Float32Array) fillFloats(out, src[t.offset]);
+    else out.fill(src[t.offset]);
     return;
   }
   const last = nd - 1;

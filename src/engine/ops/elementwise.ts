@@ -190,7 +190,7 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
           : Tensor.fromData(mapUnary(x, dtype, (v) => def.derivative(v, 0, p)), x.shape);
         return [mul(g, d)];
       }
-      const out = allocate(dtype, xs.length);
+      const out = allocate(dtype, xs.length, false);
       backwardLoop(g.dataSync(), xs, ys, out, (xi, yi) => def.derivative(xi, yi, p));
       return [Tensor.fromData(out, x.shape)];
     };
@@ -346,7 +346,7 @@ export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tens
   const maskT = Tensor.fromData(mask, shape);
   const xs = mapBinary(maskT, x, shape, dtype, (_m, v) => v);
   const ys = mapBinary(maskT, y, shape, dtype, (_m, v) => v);
-  const out = allocate(dtype, xs.length);
+  const out = allocate(dtype, xs.length, false);
   for (let i = 0; i < out.length; i++) out[i] = mask[i] !== 0 ? xs[i] : ys[i];
   return fromOp(op, out, shape, [x, y], (g) => [where(maskT, g, 0), where(maskT, 0, g)]);
 }

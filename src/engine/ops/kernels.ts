@@ -35,7 +35,7 @@ export function unaryLoop(src: ArrayLike<number>, out: { [i: number]: number }, 
 /** Applies `f` to every element of `x` (any layout) into a new contiguous array of `dtype`. */
 export function mapUnary(x: Tensor, dtype: DType, f: (v: number) => number, loop = unaryLoop): TypedArray {
   const src = x.dataSync();
-  const out = allocate(dtype, src.length);
+  const out = allocate(dtype, src.length, false);
   loop(src, out, f);
   return out;
 }
@@ -125,7 +125,7 @@ export function binaryLoops(): BinaryLoops {
  */
 export function mapBinary(a: Tensor, b: Tensor, shape: Shape, dtype: DType, f: Binary, loops: BinaryLoops = sharedBinaryLoops): TypedArray {
   const size = sizeOf(shape);
-  const out = allocate(dtype, size);
+  const out = allocate(dtype, size, false);
   const sameA = a.size === size && a.ndim === shape.length;
   const sameB = b.size === size && b.ndim === shape.length;
   if (sameA && sameB && a.isContiguous() && b.isContiguous()) {

@@ -6,6 +6,7 @@ import { formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '.
 import { fromOp, Tensor } from '../tensor';
 import { add, cast, div, eq, exp, log, mul, sub, square, where } from './elementwise';
 import { contiguous, expand, permute, reshape } from './views';
+import * as wasm from '../wasm/elementwise';
 
 export type Axis = number | readonly number[];
 
@@ -41,7 +42,7 @@ export function sum(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions 
   const p = plan('sum', x, axis, keepDims);
   const outSize = sizeOf(p.outShape);
   const out = allocate(x.dtype, outSize);
-  sumRunsFor[x.dtype](p.rows, out, outSize, p.count);
+  if (!(out instanceof Float32Array && wasm.sumRuns(p.rows as Float32Array, out, p.count))) sumRunsFor[x.dtype](p.rows, out, outSize, p.count);
   return fromOp('sum', out, p.outShape, [x], (g) => [expand(reshape(g, p.keptShape), x.shape)]);
 }
 

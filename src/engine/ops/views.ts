@@ -12,7 +12,7 @@ function view(op: string, x: Tensor, shape: Shape, strides: readonly number[], o
 /** A contiguous copy of `x`, or `x` itself when it is already contiguous. */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous()) return x;
-  const out = allocate(x.dtype, x.size);
+  const out = allocate(x.dtype, x.size, false);
   gatherStrided(x, out);
   return fromOp('contiguous', out, x.shape, [x], (g) => [g]);
 }

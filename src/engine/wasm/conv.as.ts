@@ -4,7 +4,8 @@
 // columns per SIMD lane group. No im2col: a window tap is a shifted row of the zero-padded input. The
 // input gradient is the same correlation of the padded output gradient with the flipped weights, and the
 // weight gradient a dot product of the output gradient with each shifted input. Arrays are byte offsets
-// into this module's own memory; all float32.
+// into the tensor heap (wasm/heap.ts), which the module imports; all float32. Threads split the forward
+// pass by samples and the weight gradient by output channels.
 //
 // Shapes: xp [N, C, Hp, Wp], padded; weight [O, C, kh, kw]; output and its gradient [N, O, Ho, Wo] with
 // Ho = Hp − dh·(kh − 1), Wo = Wp − dw·(kw − 1). A row's last lane group may read up to 15 floats past
@@ -149,42 +150,71 @@ function lanes(v: v128): f32 {
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+/** The product of gv and the floats at p, added to acc; lanes where m is zero add 0 (not NaN from garbage). */
+// @ts-ignore: decorator
+@inline
+function madd(acc: v128, gv: v128, p: usize, m: v128): v128 {
+  return f32x4.add(acc, v128.and(f32x4.mul(gv, v128.load(p)), m));
+}
+
 /**
- * Σ over rows r and columns x < wo of the products of the floats at g + gPlane + rows[2r] + 4x and at
- * src + shift + rows[2r + 1] + 4x (all byte offsets): four-lane partial sums, one per group of 4 columns,
- * combined in a fixed order. Columns run in groups of 16, each over every row in one flat loop that keeps
- * the sums in registers; the lanes of the last group past the row's end hold products of unrelated values,
- * and are zeroed before they are added.
+ * Up to nine taps of one output channel's weight gradient at once: for every row r (byte offsets
+ * rows[2r] into g, rows[2r + 1] into src) and every column x < wo, the gradient g[r, x] is loaded once and
+ * multiplied with the input at each tap's shift s0 … s8 (bytes), into one four-lane sum per tap (lane l
+ * takes the columns x ≡ l mod 4, in row order); the sums go to dweight[0 … taps − 1], and the sum of g
+ * itself to dbias when hasBias. Unused taps repeat s0 and are not stored. The last, partial group of four
+ * columns is masked: past the row's end lie unrelated values, possibly NaN.
  */
-function dot(g: usize, gPlane: usize, src: usize, shift: usize, rows: usize, count: i32, wo: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+function tapGroup(
+  g: usize, src: usize, rows: usize, count: i32, wo: i32, taps: i32, dweight: usize, dbias: usize, hasBias: bool,
+  s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize, s6: usize, s7: usize, s8: usize,
+): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, ab = a0;
+  const full = <usize>(wo & ~3) << 2;
+  const m = mask(wo & 3);
   const end = rows + (<usize>count << 3);
-  for (let x = 0; x < wo; x += 16) {
-    const gx = g + gPlane + (<usize>x << 2);
-    const sx = src + shift + (<usize>x << 2);
-    const left = wo - x;
-    if (left >= 16) {
-      for (let r = rows; r < end; r += 8) {
-        const gr = gx + <usize>load<i32>(r);
-        const xr = sx + <usize>load<i32>(r, 4);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(gr), v128.load(xr)));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(gr, 16), v128.load(xr, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(gr, 32), v128.load(xr, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(gr, 48), v128.load(xr, 48)));
-      }
-    } else {
-      const m0 = mask(left), m1 = mask(left - 4), m2 = mask(left - 8), m3 = mask(left - 12);
-      for (let r = rows; r < end; r += 8) {
-        const gr = gx + <usize>load<i32>(r);
-        const xr = sx + <usize>load<i32>(r, 4);
-        a0 = f32x4.add(a0, v128.and(f32x4.mul(v128.load(gr), v128.load(xr)), m0));
-        a1 = f32x4.add(a1, v128.and(f32x4.mul(v128.load(gr, 16), v128.load(xr, 16)), m1));
-        a2 = f32x4.add(a2, v128.and(f32x4.mul(v128.load(gr, 32), v128.load(xr, 32)), m2));
-        a3 = f32x4.add(a3, v128.and(f32x4.mul(v128.load(gr, 48), v128.load(xr, 48)), m3));
-      }
+  for (let r = rows; r < end; r += 8) {
+    const gr = g + <usize>load<i32>(r);
+    const xr = src + <usize>load<i32>(r, 4);
+    for (let x: usize = 0; x < full; x += 16) {
+      const gv = v128.load(gr + x);
+      const xb = xr + x;
+      a0 = f32x4.add(a0, f32x4.mul(gv, v128.load(xb + s0)));
+      a1 = f32x4.add(a1, f32x4.mul(gv, v128.load(xb + s1)));
+      a2 = f32x4.add(a2, f32x4.mul(gv, v128.load(xb + s2)));
+      a3 = f32x4.add(a3, f32x4.mul(gv, v128.load(xb + s3)));
+      a4 = f32x4.add(a4, f32x4.mul(gv, v128.load(xb + s4)));
+      a5 = f32x4.add(a5, f32x4.mul(gv, v128.load(xb + s5)));
+      a6 = f32x4.add(a6, f32x4.mul(gv, v128.load(xb + s6)));
+      a7 = f32x4.add(a7, f32x4.mul(gv, v128.load(xb + s7)));
+      a8 = f32x4.add(a8, f32x4.mul(gv, v128.load(xb + s8)));
+      ab = f32x4.add(ab, gv);
+    }
+    if (full < <usize>wo << 2) {
+      const gv = v128.load(gr + full);
+      const xb = xr + full;
+      a0 = madd(a0, gv, xb + s0, m);
+      a1 = madd(a1, gv, xb + s1, m);
+      a2 = madd(a2, gv, xb + s2, m);
+      a3 = madd(a3, gv, xb + s3, m);
+      a4 = madd(a4, gv, xb + s4, m);
+      a5 = madd(a5, gv, xb + s5, m);
+      a6 = madd(a6, gv, xb + s6, m);
+      a7 = madd(a7, gv, xb + s7, m);
+      a8 = madd(a8, gv, xb + s8, m);
+      ab = f32x4.add(ab, v128.and(gv, m));
     }
   }
-  return lanes(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  store<f32>(dweight, lanes(a0));
+  if (taps > 1) store<f32>(dweight, lanes(a1), 4);
+  if (taps > 2) store<f32>(dweight, lanes(a2), 8);
+  if (taps > 3) store<f32>(dweight, lanes(a3), 12);
+  if (taps > 4) store<f32>(dweight, lanes(a4), 16);
+  if (taps > 5) store<f32>(dweight, lanes(a5), 20);
+  if (taps > 6) store<f32>(dweight, lanes(a6), 24);
+  if (taps > 7) store<f32>(dweight, lanes(a7), 28);
+  if (taps > 8) store<f32>(dweight, lanes(a8), 32);
+  if (hasBias) store<f32>(dbias, lanes(ab));
 }
 
 /** All-ones lanes for the first `valid` (clamped to 0–4) lanes, zeros after. */
@@ -194,40 +224,47 @@ function mask(valid: i32): v128 {
 
 /**
  * dweight[oc, ch, i, j] = Σ g[b, oc, y, x]·xp[b, ch, y + i·dh, x + j·dw] and, when hasBias,
- * dbias[oc] = Σ g[b, oc, y, x]; `ones` is an Ho×Wo plane of ones (the bias goes through the same sum),
- * `rows` room for 4·N·Ho i32s.
+ * dbias[oc] = Σ g[b, oc, y, x], for the output channels oc0 ≤ oc < oc1, nine taps at a time (tapGroup);
+ * `rows` has room for 2·N·Ho i32s.
  */
 export function weightGrad(
   xp: usize, n: i32, c: i32, hp: i32, wp: i32,
-  g: usize, o: i32, kh: i32, kw: i32, dh: i32, dw: i32,
-  dweight: usize, dbias: usize, hasBias: bool, ones: usize, rows: usize,
+  g: usize, o: i32, oc0: i32, oc1: i32, kh: i32, kw: i32, dh: i32, dw: i32,
+  dweight: usize, dbias: usize, hasBias: bool, rows: usize,
 ): void {
   const ho = hp - dh * (kh - 1);
   const wo = wp - dw * (kw - 1);
-  // byte offsets of every (b, y) row: in g (plane oc = 0) and in xp (plane ch = 0); then in g and in ones
+  // byte offsets of every (b, y) row: in g (plane oc = 0) and in xp (plane ch = 0)
   const count = n * ho;
-  const onesRows = rows + (<usize>count << 3);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < ho; y++) {
       const r = <usize>(b * ho + y) << 3;
-      const gRow = ((b * o * ho + y) * wo) << 2;
-      store<i32>(rows + r, gRow);
+      store<i32>(rows + r, ((b * o * ho + y) * wo) << 2);
       store<i32>(rows + r, ((b * c * hp + y) * wp) << 2, 4);
-      store<i32>(onesRows + r, gRow);
-      store<i32>(onesRows + r, (y * wo) << 2, 4);
     }
   }
   const gPlane = <usize>ho * wo * 4;
-  let t = 0;
-  for (let oc = 0; oc < o; oc++) {
-    for (let ch = 0; ch < c; ch++) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++, t++) {
-          const shift = <usize>((ch * hp + i * dh) * wp + j * dw) << 2;
-          store<f32>(dweight + (<usize>t << 2), dot(g, <usize>oc * gPlane, xp, shift, rows, count, wo));
-        }
-      }
+  const taps = c * kh * kw;
+  for (let oc = oc0; oc < oc1; oc++) {
+    for (let t0 = 0; t0 < taps; t0 += 9) {
+      const group = min(9, taps - t0);
+      const s0 = shift(t0, t0, group, kh, kw, hp, wp, dh, dw);
+      tapGroup(
+        g + <usize>oc * gPlane, xp, rows, count, wo, group, dweight + (<usize>(oc * taps + t0) << 2), dbias + (<usize>oc << 2), hasBias && t0 == 0,
+        s0, shift(t0 + 1, t0, group, kh, kw, hp, wp, dh, dw), shift(t0 + 2, t0, group, kh, kw, hp, wp, dh, dw),
+        shift(t0 + 3, t0, group, kh, kw, hp, wp, dh, dw), shift(t0 + 4, t0, group, kh, kw, hp, wp, dh, dw),
+        shift(t0 + 5, t0, group, kh, kw, hp, wp, dh, dw), shift(t0 + 6, t0, group, kh, kw, hp, wp, dh, dw),
+        shift(t0 + 7, t0, group, kh, kw, hp, wp, dh, dw), shift(t0 + 8, t0, group, kh, kw, hp, wp, dh, dw),
+      );
     }
-    if (hasBias) store<f32>(dbias + (<usize>oc << 2), dot(g, <usize>oc * gPlane, ones, 0, onesRows, count, wo));
   }
+}
+
+/** The byte shift in xp of tap t (channel, row, column of the window), or of tap t0 when t is past the group. */
+function shift(t: i32, t0: i32, group: i32, kh: i32, kw: i32, hp: i32, wp: i32, dh: i32, dw: i32): usize {
+  if (t >= t0 + group) t = t0;
+  const ch = t / (kh * kw);
+  const i = (t / kw) % kh;
+  const j = t % kw;
+  return <usize>((ch * hp + i * dh) * wp + j * dw) << 2;
 }

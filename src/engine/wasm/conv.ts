@@ -1,16 +1,24 @@
 /**
- * The direct stride-1 convolution in WebAssembly SIMD (conv.as.ts): the input is copied into the module's
- * own memory once and padded there, and every window tap reads a shifted row of it, so there are no
- * im2col columns and no layout shuffles; the output comes back in NCHW. The input gradient is the same
- * kernel run on the padded output gradient with the weights flipped and their channels swapped.
+ * The direct stride-1 convolution in WebAssembly SIMD (conv.as.ts), on the tensor heap (heap.ts): the input
+ * is padded once into a scratch block, and every window tap reads a shifted row of it, so there are no
+ * im2col columns and no layout shuffles; the output is written in NCHW straight into the result (when that
+ * is on the heap, inside tidy()). The input gradient is the same kernel run on the padded output gradient
+ * with the weights flipped and their channels swapped. Large passes are split with the helper threads: the
+ * forward pass by samples, the weight gradient by output channels; each value is computed by one thread
+ * in a fixed order, so the bits do not depend on the split.
  */
-import { ownMemory, PAGE, type OwnMemory } from './load';
+import { allocate } from '../dtype';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapModule, jobIndex, type Block, type HeapJob } from './heap';
+import type { HelperThread } from './threads';
 
 interface Exports {
   pad(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): void;
   forward(xp: number, n: number, c: number, hp: number, wp: number, weight: number, o: number, kh: number, kw: number, dh: number, dw: number, bias: number, hasBias: number, out: number, offsets: number): void;
-  weightGrad(xp: number, n: number, c: number, hp: number, wp: number, g: number, o: number, kh: number, kw: number, dh: number, dw: number, dweight: number, dbias: number, hasBias: number, ones: number, rows: number): void;
+  weightGrad(xp: number, n: number, c: number, hp: number, wp: number, g: number, o: number, oc0: number, oc1: number, kh: number, kw: number, dh: number, dw: number, dweight: number, dbias: number, hasBias: number, rows: number): void;
 }
+
+/** From this many multiply-adds a pass is shared with the helper threads. */
+const THREAD_MIN_WORK = 1 << 19;
 
 /** A stride-1 convolution: input [n, c, h, w], weight [o, c, kh, kw], dilation, padding top/bottom/left/right. */
 export interface DirectConv {
@@ -25,10 +33,18 @@ export interface DirectConv {
   pad: readonly [number, number, number, number];
 }
 
-let loaded: OwnMemory<Exports> | null | undefined;
+interface Kernels {
+  exports: Exports;
+  helpers: HelperThread[];
+}
 
-function kernels(): OwnMemory<Exports> | null {
-  if (loaded === undefined) loaded = ownMemory<Exports>('conv');
+let loaded: Kernels | null | undefined;
+
+function kernels(): Kernels | null {
+  if (loaded === undefined) {
+    const m = heapModule('conv');
+    loaded = m === null ? null : { exports: m.exports as unknown as Exports, helpers: heapHelpers() };
+  }
   return loaded;
 }
 
@@ -37,14 +53,63 @@ export function directConvAvailable(): boolean {
   return kernels() !== null;
 }
 
+/** The heap could not grow for a call's scratch space. */
+class HeapFull extends Error {}
+
+/** The heap blocks one call works in, freed together. */
+class Workspace {
+  private readonly blocks: Block[] = [];
+
+  /** The byte offset of a new scratch region of `floats` (plus 16 to spare: a row's last lanes read past it). */
+  region(floats: number): number {
+    const made = heapFloat32(floats + 16, false, true);
+    if (made === null) throw new HeapFull('the tensor heap is full');
+    this.blocks.push(made[1]);
+    return made[1].at;
+  }
+
+  /** The byte offset of `array` on the heap, copied into a new region when it lives elsewhere. */
+  input(array: Float32Array): number {
+    const at = heapAddress(array);
+    if (at >= 0) return at;
+    const region = this.region(array.length);
+    heapFloats(region, array.length).set(array);
+    return region;
+  }
+
+  /** Where a kernel should write `out`: in place on the heap, or in a region that `copyBack` copies from. */
+  output(out: Float32Array): number {
+    const at = heapAddress(out);
+    return at >= 0 ? at : this.region(out.length);
+  }
+
+  copyBack(out: Float32Array, at: number): Float32Array {
+    if (heapAddress(out) < 0) out.set(heapFloats(at, out.length));
+    return out;
+  }
+
+  free(): void {
+    this.blocks.forEach(freeBlock);
+  }
+}
+
 /**
- * Byte offsets of consecutive regions of the given float counts, from PAGE on, 64-byte aligned with 16
- * floats to spare after each (a row's last lane group reads past its end); the last entry is the end.
+ * Runs kernel `name` over `extent` units (samples or output channels): shared with the ready helper
+ * threads when the pass has `work` multiply-adds or more. `args(from, count, scratch)` gives a share's
+ * arguments, with a region of `scratchFloats` of its own.
  */
-function regions(...floats: number[]): number[] {
-  const at = [PAGE];
-  for (const f of floats) at.push(at[at.length - 1] + Math.ceil(f / 16) * 64 + 64);
-  return at;
+function split(k: Kernels, ws: Workspace, name: HeapJob<'conv'>, work: number, extent: number, scratchFloats: number, args: (from: number, count: number, scratch: number) => number[]): void {
+  const helpers = work < THREAD_MIN_WORK ? [] : k.helpers.filter((h) => h.ready);
+  const share = Math.ceil(extent / (helpers.length + 1));
+  const posted = helpers.filter((helper, i) => {
+    const from = (i + 1) * share;
+    if (from >= extent) return false;
+    helper.post(jobIndex('conv', name), args(from, Math.min(share, extent - from), ws.region(scratchFloats)));
+    return true;
+  });
+  const kernel = k.exports[name] as (...a: number[]) => void;
+  kernel(...args(0, Math.min(share, extent), ws.region(scratchFloats)));
+  for (const helper of posted) helper.join();
 }
 
 function padded(p: DirectConv): { hp: number; wp: number; ho: number; wo: number } {
@@ -53,28 +118,39 @@ function padded(p: DirectConv): { hp: number; wp: number; ho: number; wo: number
   return { hp, wp, ho: hp - p.dilation[0] * (p.kh - 1), wo: wp - p.dilation[1] * (p.kw - 1) };
 }
 
-/** Copies x in (at `xAt`) and pads it at `xpAt`. */
-function padInput(k: Exports, heap: Float32Array, x: Float32Array, p: DirectConv, xAt: number, xpAt: number): void {
-  const { hp, wp } = padded(p);
-  heap.set(x, xAt / 4);
-  k.pad(xAt, xpAt, p.n * p.c, p.h, p.w, hp, wp, p.pad[0], p.pad[2]);
+/**
+ * out = the correlation of xp [n, c, hp, wp] (already padded, at byte `xpAt`) with weight [o, c, kh, kw]
+ * (at `wAt`) plus the bias (at `bAt`, when hasBias), written at `outAt` as [n, o, ho, wo].
+ */
+function correlate(k: Kernels, ws: Workspace, xpAt: number, p: DirectConv, c: number, o: number, hp: number, wp: number, wAt: number, bAt: number, hasBias: boolean, outAt: number): void {
+  const [dh, dw] = p.dilation;
+  const ho = hp - dh * (p.kh - 1);
+  const wo = wp - dw * (p.kw - 1);
+  const taps = c * p.kh * p.kw;
+  split(k, ws, 'forward', p.n * o * ho * wo * taps, p.n, taps + taps * o, (from, count, scratch) => [
+    xpAt + from * c * hp * wp * 4, count, c, hp, wp, wAt, o, p.kh, p.kw, dh, dw, bAt, hasBias ? 1 : 0, outAt + from * o * ho * wo * 4, scratch,
+  ]);
 }
 
 /** The output [n, o, ho, wo] of the convolution, or null when the kernels are unavailable or it does not fit. */
 export function directConvForward(x: Float32Array, weight: Float32Array, bias: Float32Array | undefined, p: DirectConv): Float32Array | null {
-  const m = kernels();
-  if (m === null) return null;
+  const k = kernels();
+  if (k === null) return null;
   const { hp, wp, ho, wo } = padded(p);
-  const outSize = p.n * p.o * ho * wo;
-  const [xAt, xpAt, wAt, bAt, outAt, offsetsAt, end] = regions(x.length, p.n * p.c * hp * wp, weight.length, p.o, outSize, weight.length / p.o + weight.length);
-  const heap = m.heap(end);
-  if (heap === null) return null;
-  const k = m.kernels;
-  padInput(k, heap, x, p, xAt, xpAt);
-  heap.set(weight, wAt / 4);
-  if (bias !== undefined) heap.set(bias, bAt / 4);
-  k.forward(xpAt, p.n, p.c, hp, wp, wAt, p.o, p.kh, p.kw, p.dilation[0], p.dilation[1], bAt, bias === undefined ? 0 : 1, outAt, offsetsAt);
-  return heap.slice(outAt / 4, outAt / 4 + outSize);
+  const out = allocate('float32', p.n * p.o * ho * wo, false) as Float32Array;
+  const ws = new Workspace();
+  try {
+    const xpAt = ws.region(p.n * p.c * hp * wp);
+    k.exports.pad(ws.input(x), xpAt, p.n * p.c, p.h, p.w, hp, wp, p.pad[0], p.pad[2]);
+    const outAt = ws.output(out);
+    correlate(k, ws, xpAt, p, p.c, p.o, hp, wp, ws.input(weight), bias === undefined ? 0 : ws.input(bias), bias !== undefined, outAt);
+    return ws.copyBack(out, outAt);
+  } catch (e) {
+    if (e instanceof HeapFull) return null;
+    throw e;
+  } finally {
+    ws.free();
+  }
 }
 
 /** Float32 arrays of a convolution's gradients; null where not asked for. */
@@ -95,46 +171,53 @@ export interface ConvWant {
  * The gradients of the convolution for the output gradient g [n, o, ho, wo]: of the weight and the bias
  * (when `weights`, the bias only when `bias`) and of the input (when `input`); null when it does not fit.
  */
-export function directConvBackward(
-  x: Float32Array, weight: Float32Array, g: Float32Array, p: DirectConv, want: ConvWant,
-): ConvGrads | null {
-  const m = kernels();
-  if (m === null) return null;
+export function directConvBackward(x: Float32Array, weight: Float32Array, g: Float32Array, p: DirectConv, want: ConvWant): ConvGrads | null {
+  const k = kernels();
+  if (k === null) return null;
   const { hp, wp, ho, wo } = padded(p);
   const [dh, dw] = p.dilation;
-  // dx[b, c, y, x] = Σ w[o, c, i, j]·g[b, o, y + top − i·dh, x + left − j·dw]: a correlation of g, padded by
-  // the kernel's reach less the input's padding, with the weights flipped and transposed to [c, o, kh, kw]
-  const gTop = dh * (p.kh - 1) - p.pad[0];
-  const gLeft = dw * (p.kw - 1) - p.pad[2];
-  const ghp = p.h + dh * (p.kh - 1);
-  const gwp = p.w + dw * (p.kw - 1);
-  const [xAt, xpAt, gAt, dwAt, dbAt, onesAt, rowsAt, gpAt, flipAt, dxAt, end] = regions(
-    x.length, want.weights ? p.n * p.c * hp * wp : 0, g.length, weight.length, p.o, ho * wo, Math.max(4 * p.n * ho, p.o * p.kh * p.kw + weight.length),
-    want.input ? p.n * p.o * ghp * gwp : 0, want.input ? weight.length : 0, want.input ? x.length : 0,
-  );
-  const heap = m.heap(end);
-  if (heap === null) return null;
-  const k = m.kernels;
-  heap.set(g, gAt / 4);
   const grads: ConvGrads = { input: null, weight: null, bias: null };
-  if (want.weights) {
-    padInput(k, heap, x, p, xAt, xpAt);
-    heap.fill(1, onesAt / 4, onesAt / 4 + ho * wo);
-    k.weightGrad(xpAt, p.n, p.c, hp, wp, gAt, p.o, p.kh, p.kw, dh, dw, dwAt, dbAt, want.bias ? 1 : 0, onesAt, rowsAt);
-    grads.weight = heap.slice(dwAt / 4, dwAt / 4 + weight.length);
-    if (want.bias) grads.bias = heap.slice(dbAt / 4, dbAt / 4 + p.o);
-  }
-  if (want.input) {
-    k.pad(gAt, gpAt, p.n * p.o, ho, wo, ghp, gwp, gTop, gLeft);
-    const taps = p.kh * p.kw;
-    const flip = flipAt / 4;
-    for (let o = 0; o < p.o; o++) {
-      for (let c = 0; c < p.c; c++) {
-        for (let t = 0; t < taps; t++) heap[flip + (c * p.o + o) * taps + taps - 1 - t] = weight[(o * p.c + c) * taps + t];
-      }
+  const ws = new Workspace();
+  try {
+    const gAt = ws.input(g);
+    if (want.weights) {
+      const xpAt = ws.region(p.n * p.c * hp * wp);
+      k.exports.pad(ws.input(x), xpAt, p.n * p.c, p.h, p.w, hp, wp, p.pad[0], p.pad[2]);
+      grads.weight = allocate('float32', weight.length, false) as Float32Array;
+      const dwAt = ws.output(grads.weight);
+      const dbAt = ws.region(p.o);
+      const work = g.length * (weight.length / p.o);
+      split(k, ws, 'weightGrad', work, p.o, 2 * p.n * ho, (from, count, rows) => [
+        xpAt, p.n, p.c, hp, wp, gAt, p.o, from, from + count, p.kh, p.kw, dh, dw, dwAt, dbAt, want.bias ? 1 : 0, rows,
+      ]);
+      ws.copyBack(grads.weight, dwAt);
+      if (want.bias) grads.bias = ws.copyBack(allocate('float32', p.o, false) as Float32Array, dbAt);
     }
-    k.forward(gpAt, p.n, p.o, ghp, gwp, flipAt, p.c, p.kh, p.kw, dh, dw, 0, 0, dxAt, rowsAt);
-    grads.input = heap.slice(dxAt / 4, dxAt / 4 + x.length);
+    if (want.input) {
+      // dx[b, c, y, x] = Σ w[o, c, i, j]·g[b, o, y + top − i·dh, x + left − j·dw]: a correlation of g, padded
+      // by the kernel's reach less the input's padding, with the weights flipped and transposed to [c, o, kh, kw]
+      const ghp = p.h + dh * (p.kh - 1);
+      const gwp = p.w + dw * (p.kw - 1);
+      const gpAt = ws.region(p.n * p.o * ghp * gwp);
+      k.exports.pad(gAt, gpAt, p.n * p.o, ho, wo, ghp, gwp, dh * (p.kh - 1) - p.pad[0], dw * (p.kw - 1) - p.pad[2]);
+      const taps = p.kh * p.kw;
+      const flipAt = ws.region(weight.length);
+      const flip = heapFloats(flipAt, weight.length);
+      for (let o = 0; o < p.o; o++) {
+        for (let c = 0; c < p.c; c++) {
+          for (let t = 0; t < taps; t++) flip[(c * p.o + o) * taps + taps - 1 - t] = weight[(o * p.c + c) * taps + t];
+        }
+      }
+      grads.input = allocate('float32', x.length, false) as Float32Array;
+      const dxAt = ws.output(grads.input);
+      correlate(k, ws, gpAt, p, p.o, p.c, ghp, gwp, flipAt, 0, false, dxAt);
+      ws.copyBack(grads.input, dxAt);
+    }
+    return grads;
+  } catch (e) {
+    if (e instanceof HeapFull) return null;
+    throw e;
+  } finally {
+    ws.free();
   }
-  return grads;
 }

@@ -118,3 +118,29 @@ export function sgdStep(p: usize, g: usize, out: usize, n: i32, lr: f64): void {
     store<f32>(out + o, <f32>(<f64>load<f32>(p + o) - lr * <f64>load<f32>(g + o)));
   }
 }
+
+/**
+ * Σ x[0 … n) in double precision, as four partial sums s_l of the elements at l mod 4 (the last n mod 4 go
+ * to s0), returned as (s0 + s1) + (s2 + s3): the JavaScript loop of sum in ops/reduce.ts, bit for bit.
+ */
+export function sum(x: usize, n: i32): f64 {
+  let a = f64x2.splat(0);
+  let b = a;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    a = f64x2.add(a, f64x2.promote_low_f32x4(v));
+    b = f64x2.add(b, f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1)));
+  }
+  let s0 = f64x2.extract_lane(a, 0);
+  for (; i < n; i++) s0 += <f64>load<f32>(x + (<usize>i << 2));
+  return s0 + f64x2.extract_lane(a, 1) + (f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1));
+}
+
+/** Sets n floats from x to v. */
+export function fill(x: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), vv);
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), v);
+}

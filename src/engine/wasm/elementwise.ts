@@ -5,9 +5,8 @@
  * JavaScript loop for large arrays. Large arrays are split between the calling thread and helper threads
  * (one per extra core): each element is computed alone, so the bits do not depend on the split.
  */
-import { loadWasm } from './load';
-import { freeBlock, heapAddress, heapFloat32, heapMemory, type Block } from './heap';
-import { HelperThread, threadCount } from './threads';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapModule, jobIndex, type Block, type HeapJob } from './heap';
+import type { HelperThread } from './threads';
 
 /** Below this many elements the JavaScript loop wins (no copies, no call). */
 export const WASM_MIN_ELEMENTS = 4096;
@@ -15,65 +14,90 @@ export const WASM_MIN_ELEMENTS = 4096;
 const THREAD_MIN_ELEMENTS = 1 << 18;
 
 /** The kernels: pointers to the inputs and the output, the element count, and a scalar parameter. */
-const NAMES = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep'] as const;
-type Name = (typeof NAMES)[number];
+type Name = HeapJob<'elementwise'>;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name, Kernel>;
+  exports: Record<Name | 'sum', Kernel>;
   helpers: HelperThread[];
 }
 
 let kernels: Kernels | null | undefined;
 
 function load(): Kernels | null {
-  const module = loadWasm('elementwise');
-  const memory = heapMemory();
-  if (module === undefined || memory === null) return null;
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<Name, Kernel>;
-  const helpers = Array.from({ length: threadCount() - 1 }, () => new HelperThread(module, memory, NAMES));
-  return { exports, helpers };
+  const m = heapModule('elementwise');
+  return m === null ? null : { exports: m.exports as unknown as Kernels['exports'], helpers: heapHelpers() };
 }
 
 /**
- * Runs kernel `name` over `inputs` into `out` (with `scalar` last when the kernel takes one), copying
- * through scratch blocks any array that is not on the heap. Returns the kernel's count (kink hits), or
- * undefined (having done nothing) when the kernels are unavailable, the arrays are small, or the heap has
- * no room for the scratch blocks.
+ * Calls `fn` with the heap byte offsets of `arrays` (copying into scratch blocks those that are not on the
+ * heap, when `copyIn`), then copies a last array that is not on the heap back from its scratch block when
+ * `copyOut`. Returns fn's result, or undefined (having done nothing) when the heap has no room.
  */
-function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, scalar?: number): number | undefined {
-  const n = out.length;
-  if (n < WASM_MIN_ELEMENTS) return undefined;
-  if (kernels === undefined) kernels = load();
-  if (kernels === null) return undefined;
+function placed<T>(arrays: readonly Float32Array[], copyIn: readonly boolean[], copyOut: boolean, fn: (at: number[]) => T): T | undefined {
   const scratch: Block[] = [];
   try {
-    const place = (array: Float32Array, copy: boolean): number => {
-      const at = heapAddress(array);
-      if (at >= 0) return at;
-      const made = heapFloat32(n, false, true);
+    const at = arrays.map((array, i) => {
+      const address = heapAddress(array);
+      if (address >= 0) return address;
+      const made = heapFloat32(array.length, false, true);
       if (made === null) return -1;
-      if (copy) made[0].set(array);
+      if (copyIn[i]) made[0].set(array);
       scratch.push(made[1]);
       return made[1].at;
-    };
-    const at = [...inputs.map((input) => place(input, true)), place(out, false)];
-    if (at.includes(-1)) return undefined;
-    const tail = scalar === undefined ? [] : [scalar];
-    const helpers = n < THREAD_MIN_ELEMENTS ? [] : kernels.helpers.filter((h) => h.ready);
-    // whole 64-byte lines per share; the calling thread takes the first
-    const share = Math.ceil(n / (helpers.length + 1) / 16) * 16;
-    helpers.forEach((helper, i) => {
-      const from = (i + 1) * share;
-      helper.post(NAMES.indexOf(name), [...at.map((a) => a + from * 4), Math.max(0, Math.min(share, n - from)), ...tail]);
     });
-    let result = kernels.exports[name](...at, Math.min(share, n), ...tail) ?? 0;
-    for (const helper of helpers) result += helper.join();
-    if (heapAddress(out) < 0) out.set(new Float32Array(heapMemory()!.buffer, at[at.length - 1], n));
+    if (at.includes(-1)) return undefined;
+    const result = fn(at);
+    const out = arrays[arrays.length - 1];
+    if (copyOut && heapAddress(out) < 0) out.set(heapFloats(at[at.length - 1], out.length));
     return result;
   } finally {
     scratch.forEach(freeBlock);
   }
+}
+
+function ready(n: number): Kernels | null {
+  if (n < WASM_MIN_ELEMENTS) return null;
+  if (kernels === undefined) kernels = load();
+  return kernels;
+}
+
+/**
+ * Runs kernel `name` over `inputs` into `out` (with `scalar` last when the kernel takes one). Returns the
+ * kernel's count (kink hits), or undefined (having done nothing) when the kernels are unavailable, the
+ * arrays are small, or the heap has no room for scratch copies.
+ */
+function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, scalar?: number): number | undefined {
+  const n = out.length;
+  const k = ready(n);
+  if (k === null) return undefined;
+  return placed([...inputs, out], [...inputs.map(() => true), false], true, (at) => {
+    const tail = scalar === undefined ? [] : [scalar];
+    const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
+    // whole 64-byte lines per share; the calling thread takes the first
+    const share = Math.ceil(n / (helpers.length + 1) / 16) * 16;
+    helpers.forEach((helper, i) => {
+      const from = (i + 1) * share;
+      helper.post(jobIndex('elementwise', name), [...at.map((a) => a + from * 4), Math.max(0, Math.min(share, n - from)), ...tail]);
+    });
+    let result = k.exports[name](...at, Math.min(share, n), ...tail) ?? 0;
+    for (const helper of helpers) result += helper.join();
+    return result;
+  });
+}
+
+/**
+ * out[o] = the sum of the o-th run of `count` floats of `rows`, in double precision as four partial sums
+ * (see sum in elementwise.as.ts): the same bits as the JavaScript loop. False when that loop should run.
+ */
+export function sumRuns(rows: Float32Array, out: Float32Array, count: number): boolean {
+  const k = ready(count);
+  if (k === null) return false;
+  const sum = k.exports.sum as unknown as (x: number, n: number) => number;
+  return placed([rows], [true], false, ([at]) => {
+    for (let o = 0; o < out.length; o++) out[o] = sum(at + o * count * 4, count);
+    return true;
+  }) === true;
 }
 
 /** How many helper threads are ready to take a share of large arrays (loading the kernels if need be). */

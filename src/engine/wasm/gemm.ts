@@ -51,7 +51,7 @@ class WasmGemm {
     // the first page holds the module's own stack and data; thread t packs into scratch slot t
     this.counterAt = PAGE + threads * this.scratchBytes;
     this.operandBase = this.counterAt + 64;
-    for (let t = 1; t < threads; t++) this.helpers.push({ thread: new HelperThread(module, this.memory, ['sgemmShared']), scratch: PAGE + t * this.scratchBytes });
+    for (let t = 1; t < threads; t++) this.helpers.push({ thread: new HelperThread(this.memory, [{ module, names: ['sgemmShared'] }]), scratch: PAGE + t * this.scratchBytes });
   }
 
   /** out[outOffset ...] = A·B for an m×k A and a k×n B, C row-major. */

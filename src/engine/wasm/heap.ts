@@ -8,13 +8,15 @@
  * no free block fits. A block is freed by tidy() when its scope ends, by dispose(), or, once it has left
  * every scope, by the garbage collector through a finalizer on its array.
  */
-import { PAGE } from './load';
+import { loadWasm, PAGE } from './load';
+import { HelperThread, threadCount } from './threads';
 
 /** At most this many bytes of blocks are in use at once; past it, tensors get ordinary arrays. */
 export const HEAP_CAP = 2 ** 30;
 /** Byte 0 up to here is the kernels' own (stack and scratch for operands that are not on the heap). */
 const BASE = PAGE;
 const ALIGN = 64;
+const SLACK = 64;
 
 /** A run of heap bytes holding one array. */
 export class Block {
@@ -35,6 +37,8 @@ export function nextSerial(): number {
 }
 
 let memory: WebAssembly.Memory | null | undefined;
+/** The memory's buffer, fetched again only after growing (the getter is not free). */
+let buffer: SharedArrayBuffer;
 let top = BASE;
 let inUse = 0;
 let peak = 0;
@@ -42,11 +46,72 @@ const free = new Map<number, number[]>();
 const blocks = new WeakMap<ArrayBufferView, Block>();
 const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 
+/** The kernel modules that work on the heap, and the functions of each that helper threads run. */
+const JOBS = {
+  elementwise: ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep'],
+  conv: ['forward', 'weightGrad'],
+} as const;
+export type HeapModuleName = keyof typeof JOBS;
+/** The functions of module M that helper threads run. */
+export type HeapJob<M extends HeapModuleName> = (typeof JOBS)[M][number];
+
+/** A kernel module instantiated on the heap's memory. */
+export interface HeapModule {
+  module: WebAssembly.Module;
+  exports: Record<string, (...args: number[]) => number>;
+}
+const instances = new Map<HeapModuleName, HeapModule | null>();
+
+/** Module `name` (dist/wasm/<name>.wasm) on the heap's memory; null when unavailable. */
+export function heapModule(name: HeapModuleName): HeapModule | null {
+  let instance = instances.get(name);
+  if (instance === undefined) {
+    const module = loadWasm(name);
+    const mem = heapMemory();
+    instance = module === undefined || mem === null ? null : { module, exports: new WebAssembly.Instance(module, { env: { memory: mem } }).exports as HeapModule['exports'] };
+    instances.set(name, instance);
+  }
+  return instance;
+}
+
+let helpers: HelperThread[] | undefined;
+
+/** The helper threads (one per extra core) that every kernel on the heap shares; none when a module is missing. */
+export function heapHelpers(): HelperThread[] {
+  if (helpers === undefined) {
+    const names = Object.keys(JOBS) as HeapModuleName[];
+    const modules = names.map((name) => heapModule(name));
+    helpers = modules.some((m) => m === null)
+      ? []
+      : Array.from({ length: threadCount() - 1 }, () => new HelperThread(memory!, names.map((name, i) => ({ module: modules[i]!.module, names: JOBS[name] }))));
+  }
+  return helpers;
+}
+
+/** The number HelperThread.post takes for function `fn` of module `name`. */
+export function jobIndex<M extends HeapModuleName>(name: M, fn: HeapJob<M>): number {
+  let index = 0;
+  for (const [module, fns] of Object.entries(JOBS)) {
+    if (module === name) return index + (fns as readonly string[]).indexOf(fn);
+    index += fns.length;
+  }
+  return -1;
+}
+
+/** Sets every element of `array` to `value`: in WebAssembly for a heap array (a typed array's fill is several times slower on shared memory). */
+export function fillFloats(array: Float32Array, value: number): void {
+  const block = blocks.get(array);
+  const m = block === undefined ? null : heapModule('elementwise');
+  if (m === null || block === undefined || block.released) array.fill(value);
+  else m.exports.fill(block.at, array.length, value);
+}
+
 /** The heap's memory, made on first use; null where shared WebAssembly memory is unavailable. */
 export function heapMemory(): WebAssembly.Memory | null {
   if (memory === undefined) {
     try {
       memory = new WebAssembly.Memory({ initial: BASE / PAGE, maximum: 65536, shared: true });
+      buffer = memory.buffer as unknown as SharedArrayBuffer;
     } catch {
       memory = null;
     }
@@ -65,22 +130,24 @@ export function heapFloat32(size: number, zero: boolean, scratch = false): [Floa
   let at = free.get(bytes)?.pop();
   if (at === undefined) {
     at = top;
-    const have = mem.buffer.byteLength;
-    if (at + bytes > have) {
+    // keep SLACK bytes past the last block: kernels may read a few lanes past an array's end
+    const have = buffer.byteLength;
+    if (at + bytes + SLACK > have) {
       try {
-        mem.grow(Math.ceil((at + bytes - have) / PAGE));
+        mem.grow(Math.ceil((at + bytes + SLACK - have) / PAGE));
       } catch {
         return null; // past the 4 GiB a memory can address, or out of memory
       }
+      buffer = mem.buffer as unknown as SharedArrayBuffer;
     }
     top += bytes;
   }
   inUse += bytes;
   peak = Math.max(peak, inUse);
-  const array = new Float32Array(mem.buffer, at, size);
-  if (zero) array.fill(0);
+  const array = new Float32Array(buffer, at, size);
   const block = new Block(at, bytes);
   blocks.set(array, block);
+  if (zero) fillFloats(array, 0);
   return [array, block];
 }
 
@@ -93,6 +160,11 @@ export function blockOf(array: ArrayBufferView): Block | undefined {
 export function heapAddress(array: Float32Array): number {
   const block = blocks.get(array);
   return block === undefined || block.released ? -1 : block.at;
+}
+
+/** A view of `count` floats from heap byte `at` (for reading a kernel's scratch output). */
+export function heapFloats(at: number, count: number): Float32Array {
+  return new Float32Array(buffer, at, count);
 }
 
 /** Returns a block to the heap; later tensors of the same size reuse it. Idempotent. */
@@ -117,5 +189,5 @@ export function uncollect(block: Block): void {
 
 /** The heap's bytes: in use now, the most ever in use, and reserved (its memory's size). */
 export function heapStats(): { inUse: number; peak: number; reserved: number } {
-  return { inUse, peak, reserved: memory ? memory.buffer.byteLength : 0 };
+  return { inUse, peak, reserved: memory ? buffer.byteLength : 0 };
 }

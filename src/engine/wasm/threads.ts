@@ -1,6 +1,8 @@
 /**
- * Helper threads for the WebAssembly kernels: each instantiates a kernel module on a shared memory and runs
- * the exported functions the calling thread posts to it, one job at a time, until the process ends.
+ * Helper threads for the WebAssembly kernels: each instantiates kernel modules on a shared memory and runs
+ * the exported functions the calling thread posts to it, one job at a time, until the process ends. All
+ * the kernels on one memory share one set of helpers, so that idle helpers spinning for the next job never
+ * outnumber the cores.
  *
  * `RELULAB_THREADS=n` caps the threads (1 starts none).
  */
@@ -13,17 +15,19 @@ const READY = 1;
 const FN = 2;
 const RESULT = 3;
 /** Room for the arguments, as doubles after the control words. */
-const MAX_ARGS = 16;
+const MAX_ARGS = 20;
 /** Polls of a control word before a thread sleeps on it (a few milliseconds). */
 const SPIN = 2_000_000;
 
 const workerSource = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, names } = workerData;
+const { modules, memory, control } = workerData;
 const ctrl = new Int32Array(control, 0, 4);
 const args = new Float64Array(control, 16, ${MAX_ARGS});
-const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const fns = names.map((name) => exports[name]);
+const fns = modules.flatMap(({ module, names }) => {
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  return names.map((name) => exports[name]);
+});
 Atomics.store(ctrl, ${READY}, 1);
 for (;;) {
   // spin a little before sleeping: in training the next job follows within a millisecond, and waking a
@@ -44,16 +48,22 @@ export function threadCount(): number {
   return Number.isInteger(cap) && cap >= 1 ? Math.min(cap, cores) : cores;
 }
 
-/** One helper thread running `names` (exports of `module`) on `memory`. */
+/** Exported functions of a kernel module that helper threads may run. */
+export interface Jobs {
+  module: WebAssembly.Module;
+  names: readonly string[];
+}
+
+/** One helper thread running the functions of `modules` on `memory`, numbered in that order. */
 export class HelperThread {
   private readonly ctrl: Int32Array;
   private readonly args: Float64Array;
 
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]) {
+  constructor(memory: WebAssembly.Memory, modules: readonly Jobs[]) {
     const control = new SharedArrayBuffer(16 + MAX_ARGS * 8);
     this.ctrl = new Int32Array(control, 0, 4);
     this.args = new Float64Array(control, 16, MAX_ARGS);
-    const worker = new Worker(workerSource, { eval: true, workerData: { module, memory, control, names } });
+    const worker = new Worker(workerSource, { eval: true, workerData: { modules, memory, control } });
     worker.unref();
     // a helper that fails to start simply never becomes ready, and its share is done on the calling thread
     worker.on('error', () => undefined);
@@ -63,7 +73,7 @@ export class HelperThread {
     return Atomics.load(this.ctrl, READY) === 1;
   }
 
-  /** Starts `names[fn](...args)` on the thread. */
+  /** Starts function number `fn` on the thread with `args`. */
   post(fn: number, args: readonly number[]): void {
     this.ctrl[FN] = fn;
     this.args.set(args);
