@@ -144,3 +144,27 @@ export function fill(x: usize, n: i32, v: f32): void {
   for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), vv);
   for (; i < n; i++) store<f32>(x + (<usize>i << 2), v);
 }
+
+/**
+ * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep: pointers
+ * a, b and, for three-array kernels, c; scalar s) on chunks of `chunk` elements that the threads taking part
+ * claim from the counter at `counter` until all n are done, so that a thread that falls behind takes fewer.
+ * Returns the kink hits of the chunks this thread ran. Each element is computed alone: the bits do not
+ * depend on who runs which chunk.
+ */
+export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, counter: usize, chunk: i32): i32 {
+  let hits = 0;
+  let start = atomic.add<i32>(counter, chunk);
+  for (; start < n; start = atomic.add<i32>(counter, chunk)) {
+    const m = min(chunk, n - start);
+    const o = <usize>start << 2;
+    switch (kind) {
+      case 0: reluForward(a + o, b + o, m); break;
+      case 1: hits += reluBackward(a + o, b + o, c + o, m, <f32>s); break;
+      case 2: leakyForward(a + o, b + o, m, s); break;
+      case 3: hits += leakyBackward(a + o, b + o, c + o, m, s); break;
+      default: sgdStep(a + o, b + o, c + o, m, s);
+    }
+  }
+  return hits;
+}

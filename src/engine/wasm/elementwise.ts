@@ -2,10 +2,11 @@
  * The float32 activation loops and the plain SGD update in WebAssembly SIMD (elementwise.as.ts), run on the
  * tensor heap (heap.ts). Arrays already there (tensors made inside `tidy()`) are read and written in place;
  * others are copied into a scratch block and back, which still beats V8's checks on every element of a
- * JavaScript loop for large arrays. Large arrays are split between the calling thread and helper threads
- * (one per extra core): each element is computed alone, so the bits do not depend on the split.
+ * JavaScript loop for large arrays. Large arrays are shared with the helper threads (one per extra core), in
+ * chunks each thread claims from a counter: each element is computed alone, so the bits do not depend on
+ * who runs which chunk.
  */
-import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapModule, jobIndex, type Block, type HeapJob } from './heap';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapMemory, heapModule, jobIndex, COUNTER_AT, type Block } from './heap';
 import type { HelperThread } from './threads';
 
 /** Below this many elements the JavaScript loop wins (no copies, no call). */
@@ -13,12 +14,16 @@ export const WASM_MIN_ELEMENTS = 4096;
 /** From this many elements the helper threads take a share (a share then outlasts waking a thread). */
 const THREAD_MIN_ELEMENTS = 1 << 18;
 
-/** The kernels: pointers to the inputs and the output, the element count, and a scalar parameter. */
-type Name = HeapJob<'elementwise'>;
+/** The kernels (pointers to the inputs and the output, the element count, a scalar), numbered as `shared` in elementwise.as.ts numbers them. */
+const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep'] as const;
+type Name = (typeof KINDS)[number];
+/** Elements per chunk that a thread claims at a time (64 KiB of each array). */
+const CHUNK = 16384;
+let counter: Int32Array | undefined;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum', Kernel>;
+  exports: Record<Name | 'sum' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -72,15 +77,14 @@ function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, sca
   const k = ready(n);
   if (k === null) return undefined;
   return placed([...inputs, out], [...inputs.map(() => true), false], true, (at) => {
-    const tail = scalar === undefined ? [] : [scalar];
     const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
-    // whole 64-byte lines per share; the calling thread takes the first
-    const share = Math.ceil(n / (helpers.length + 1) / 16) * 16;
-    helpers.forEach((helper, i) => {
-      const from = (i + 1) * share;
-      helper.post(jobIndex('elementwise', name), [...at.map((a) => a + from * 4), Math.max(0, Math.min(share, n - from)), ...tail]);
-    });
-    let result = k.exports[name](...at, Math.min(share, n), ...tail) ?? 0;
+    if (helpers.length === 0) return k.exports[name](...at, n, ...(scalar === undefined ? [] : [scalar])) ?? 0;
+    // the threads claim chunks from a shared counter
+    counter ??= new Int32Array(heapMemory()!.buffer, COUNTER_AT, 1);
+    Atomics.store(counter, 0, 0);
+    const args = [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalar ?? 0, COUNTER_AT, CHUNK];
+    for (const helper of helpers) helper.post(jobIndex('elementwise', 'shared'), args);
+    let result = k.exports.shared(...args) ?? 0;
     for (const helper of helpers) result += helper.join();
     return result;
   });

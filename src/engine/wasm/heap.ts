@@ -13,8 +13,10 @@ import { HelperThread, threadCount } from './threads';
 
 /** At most this many bytes of blocks are in use at once; past it, tensors get ordinary arrays. */
 export const HEAP_CAP = 2 ** 30;
-/** Byte 0 up to here is the kernels' own (stack and scratch for operands that are not on the heap). */
+/** Byte 0 up to here is the kernels' own (their static data); tensors and scratch blocks follow. */
 const BASE = PAGE;
+/** A word in the kernels' page for the counter from which threads claim chunks of a job (one job runs at a time). */
+export const COUNTER_AT = BASE - 64;
 const ALIGN = 64;
 const SLACK = 64;
 
@@ -48,7 +50,7 @@ const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 
 /** The kernel modules that work on the heap, and the functions of each that helper threads run. */
 const JOBS = {
-  elementwise: ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep'],
+  elementwise: ['shared'],
   conv: ['forward', 'weightGrad'],
 } as const;
 export type HeapModuleName = keyof typeof JOBS;
