@@ -4,8 +4,8 @@
 // columns per SIMD lane group. No im2col: a window tap is a shifted row of the zero-padded input. The
 // input gradient is the same correlation of the padded output gradient with the flipped weights, and the
 // weight gradient a dot product of the output gradient with each shifted input. Arrays are byte offsets
-// into the tensor heap (wasm/heap.ts), which the module imports; all float32. Threads split the forward
-// pass by samples and the weight gradient by output channels.
+// into the tensor heap (wasm/heap.ts), which the module imports; all float32. Threads share the forward
+// pass by samples and the weight gradient by output channels, claiming them one at a time from a counter.
 //
 // Shapes: xp [N, C, Hp, Wp], padded; weight [O, C, kh, kw]; output and its gradient [N, O, Ho, Wo] with
 // Ho = Hp − dh·(kh − 1), Wo = Wp − dw·(kw − 1). A row's last lane group may read up to 15 floats past
@@ -223,14 +223,30 @@ function mask(valid: i32): v128 {
 }
 
 /**
+ * forward for the samples this thread claims from the counter at `counter`, one at a time; `offsets` is
+ * this thread's own room (see forward).
+ */
+export function forwardShared(
+  xp: usize, n: i32, c: i32, hp: i32, wp: i32,
+  weight: usize, o: i32, kh: i32, kw: i32, dh: i32, dw: i32,
+  bias: usize, hasBias: bool, out: usize, offsets: usize, counter: usize,
+): void {
+  const sample = <usize>c * hp * wp * 4;
+  const result = <usize>o * (hp - dh * (kh - 1)) * (wp - dw * (kw - 1)) * 4;
+  for (let b = atomic.add<i32>(counter, 1); b < n; b = atomic.add<i32>(counter, 1)) {
+    forward(xp + <usize>b * sample, 1, c, hp, wp, weight, o, kh, kw, dh, dw, bias, hasBias, out + <usize>b * result, offsets);
+  }
+}
+
+/**
  * dweight[oc, ch, i, j] = Σ g[b, oc, y, x]·xp[b, ch, y + i·dh, x + j·dw] and, when hasBias,
- * dbias[oc] = Σ g[b, oc, y, x], for the output channels oc0 ≤ oc < oc1, nine taps at a time (tapGroup);
- * `rows` has room for 2·N·Ho i32s.
+ * dbias[oc] = Σ g[b, oc, y, x], for the output channels this thread claims from the counter at `counter`,
+ * one at a time, nine taps at a time (tapGroup); `rows` is this thread's room for 2·N·Ho i32s.
  */
 export function weightGrad(
   xp: usize, n: i32, c: i32, hp: i32, wp: i32,
-  g: usize, o: i32, oc0: i32, oc1: i32, kh: i32, kw: i32, dh: i32, dw: i32,
-  dweight: usize, dbias: usize, hasBias: bool, rows: usize,
+  g: usize, o: i32, kh: i32, kw: i32, dh: i32, dw: i32,
+  dweight: usize, dbias: usize, hasBias: bool, rows: usize, counter: usize,
 ): void {
   const ho = hp - dh * (kh - 1);
   const wo = wp - dw * (kw - 1);
@@ -245,7 +261,7 @@ export function weightGrad(
   }
   const gPlane = <usize>ho * wo * 4;
   const taps = c * kh * kw;
-  for (let oc = oc0; oc < oc1; oc++) {
+  for (let oc = atomic.add<i32>(counter, 1); oc < o; oc = atomic.add<i32>(counter, 1)) {
     for (let t0 = 0; t0 < taps; t0 += 9) {
       const group = min(9, taps - t0);
       const s0 = shift(t0, t0, group, kh, kw, hp, wp, dh, dw);

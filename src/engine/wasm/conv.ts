@@ -3,18 +3,18 @@
  * is padded once into a scratch block, and every window tap reads a shifted row of it, so there are no
  * im2col columns and no layout shuffles; the output is written in NCHW straight into the result (when that
  * is on the heap, inside tidy()). The input gradient is the same kernel run on the padded output gradient
- * with the weights flipped and their channels swapped. Large passes are split with the helper threads: the
- * forward pass by samples, the weight gradient by output channels; each value is computed by one thread
- * in a fixed order, so the bits do not depend on the split.
+ * with the weights flipped and their channels swapped. Large passes are shared with the helper threads,
+ * which claim samples (forward pass) or output channels (weight gradient) one at a time; each value is
+ * computed by one thread in a fixed order, so the bits do not depend on who computes it.
  */
 import { allocate } from '../dtype';
-import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapModule, jobIndex, type Block, type HeapJob } from './heap';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapMemory, heapModule, jobIndex, COUNTER_AT, type Block, type HeapJob } from './heap';
 import type { HelperThread } from './threads';
 
 interface Exports {
   pad(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): void;
-  forward(xp: number, n: number, c: number, hp: number, wp: number, weight: number, o: number, kh: number, kw: number, dh: number, dw: number, bias: number, hasBias: number, out: number, offsets: number): void;
-  weightGrad(xp: number, n: number, c: number, hp: number, wp: number, g: number, o: number, oc0: number, oc1: number, kh: number, kw: number, dh: number, dw: number, dweight: number, dbias: number, hasBias: number, rows: number): void;
+  forwardShared(xp: number, n: number, c: number, hp: number, wp: number, weight: number, o: number, kh: number, kw: number, dh: number, dw: number, bias: number, hasBias: number, out: number, offsets: number, counter: number): void;
+  weightGrad(xp: number, n: number, c: number, hp: number, wp: number, g: number, o: number, kh: number, kw: number, dh: number, dw: number, dweight: number, dbias: number, hasBias: number, rows: number, counter: number): void;
 }
 
 /** From this many multiply-adds a pass is shared with the helper threads. */
@@ -39,6 +39,7 @@ interface Kernels {
 }
 
 let loaded: Kernels | null | undefined;
+let counter: Int32Array | undefined;
 
 function kernels(): Kernels | null {
   if (loaded === undefined) {
@@ -94,22 +95,18 @@ class Workspace {
 }
 
 /**
- * Runs kernel `name` over `extent` units (samples or output channels): shared with the ready helper
- * threads when the pass has `work` multiply-adds or more. `args(from, count, scratch)` gives a share's
- * arguments, with a region of `scratchFloats` of its own.
+ * Runs kernel `name` over its samples or output channels, which the calling thread and, when the pass has
+ * `work` multiply-adds or more, the ready helper threads claim one at a time from a counter. `args(scratch)`
+ * gives the arguments before the counter, with a region of `scratchFloats` for each thread.
  */
-function split(k: Kernels, ws: Workspace, name: HeapJob<'conv'>, work: number, extent: number, scratchFloats: number, args: (from: number, count: number, scratch: number) => number[]): void {
+function split(k: Kernels, ws: Workspace, name: HeapJob<'conv'>, work: number, scratchFloats: number, args: (scratch: number) => number[]): void {
   const helpers = work < THREAD_MIN_WORK ? [] : k.helpers.filter((h) => h.ready);
-  const share = Math.ceil(extent / (helpers.length + 1));
-  const posted = helpers.filter((helper, i) => {
-    const from = (i + 1) * share;
-    if (from >= extent) return false;
-    helper.post(jobIndex('conv', name), args(from, Math.min(share, extent - from), ws.region(scratchFloats)));
-    return true;
-  });
+  counter ??= new Int32Array(heapMemory()!.buffer, COUNTER_AT, 1);
+  Atomics.store(counter, 0, 0);
+  for (const helper of helpers) helper.post(jobIndex('conv', name), [...args(ws.region(scratchFloats)), COUNTER_AT]);
   const kernel = k.exports[name] as (...a: number[]) => void;
-  kernel(...args(0, Math.min(share, extent), ws.region(scratchFloats)));
-  for (const helper of posted) helper.join();
+  kernel(...args(ws.region(scratchFloats)), COUNTER_AT);
+  for (const helper of helpers) helper.join();
 }
 
 function padded(p: DirectConv): { hp: number; wp: number; ho: number; wo: number } {
@@ -127,9 +124,7 @@ function correlate(k: Kernels, ws: Workspace, xpAt: number, p: DirectConv, c: nu
   const ho = hp - dh * (p.kh - 1);
   const wo = wp - dw * (p.kw - 1);
   const taps = c * p.kh * p.kw;
-  split(k, ws, 'forward', p.n * o * ho * wo * taps, p.n, taps + taps * o, (from, count, scratch) => [
-    xpAt + from * c * hp * wp * 4, count, c, hp, wp, wAt, o, p.kh, p.kw, dh, dw, bAt, hasBias ? 1 : 0, outAt + from * o * ho * wo * 4, scratch,
-  ]);
+  split(k, ws, 'forwardShared', p.n * o * ho * wo * taps, taps + taps * o, (scratch) => [xpAt, p.n, c, hp, wp, wAt, o, p.kh, p.kw, dh, dw, bAt, hasBias ? 1 : 0, outAt, scratch]);
 }
 
 /** The output [n, o, ho, wo] of the convolution, or null when the kernels are unavailable or it does not fit. */
@@ -187,9 +182,7 @@ export function directConvBackward(x: Float32Array, weight: Float32Array, g: Flo
       const dwAt = ws.output(grads.weight);
       const dbAt = ws.region(p.o);
       const work = g.length * (weight.length / p.o);
-      split(k, ws, 'weightGrad', work, p.o, 2 * p.n * ho, (from, count, rows) => [
-        xpAt, p.n, p.c, hp, wp, gAt, p.o, from, from + count, p.kh, p.kw, dh, dw, dwAt, dbAt, want.bias ? 1 : 0, rows,
-      ]);
+      split(k, ws, 'weightGrad', work, 2 * p.n * ho, (rows) => [xpAt, p.n, p.c, hp, wp, gAt, p.o, p.kh, p.kw, dh, dw, dwAt, dbAt, want.bias ? 1 : 0, rows]);
       ws.copyBack(grads.weight, dwAt);
       if (want.bias) grads.bias = ws.copyBack(allocate('float32', p.o, false) as Float32Array, dbAt);
     }

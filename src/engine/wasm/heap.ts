@@ -51,7 +51,7 @@ const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 /** The kernel modules that work on the heap, and the functions of each that helper threads run. */
 const JOBS = {
   elementwise: ['shared'],
-  conv: ['forward', 'weightGrad'],
+  conv: ['forwardShared', 'weightGrad'],
 } as const;
 export type HeapModuleName = keyof typeof JOBS;
 /** The functions of module M that helper threads run. */
