@@ -203,6 +203,25 @@ describe('activation kernels on two threads', () => {
   });
 });
 
+describe('matrix products on the heap', () => {
+  // small products read their operands in place (edge tiles read past the end), larger ones are packed
+  for (const [m, k, n] of [[17, 33, 9], [64, 64, 64], [130, 257, 70], [5, 300, 600], [67, 513, 521]]) {
+    it(`${m}×${k} by ${k}×${n}: the same bits with operands and product on the heap as off it`, () => {
+      manualSeed(m + k + n);
+      const a = randn([m, k]);
+      const b = randn([k, n]);
+      const plain = [a.matmul(b), a.matmul(b.transpose(0, 1).contiguous().transpose(0, 1))];
+      const [onHeap, transposed] = tidy(() => {
+        const [ha, hb] = [tensor(a), tensor(b)];
+        expect(ha.size < 4096 || ha.storage.block !== null).toBe(true);
+        return [ha.matmul(hb), ha.matmul(hb.transpose(0, 1).contiguous().transpose(0, 1))];
+      });
+      expect(bits(onHeap)).toEqual(bits(plain[0]));
+      expect(bits(transposed)).toEqual(bits(plain[1]));
+    });
+  }
+});
+
 describe('training inside tidy', () => {
   function train(scoped: boolean): { weights: number[]; heap: number[] } {
     manualSeed(11);

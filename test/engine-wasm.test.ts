@@ -69,17 +69,28 @@ describe('WebAssembly matrix product', () => {
     expect(kind({ RELULAB_WASM: '0' })).toBe('undefined');
   });
 
-  it('gives bit-identical results on one thread and on two', () => {
+  it('gives bit-identical results on one thread and on two, operands on the heap or not', () => {
     const root = path.join(__dirname, '..');
     const script = `const r = require(${JSON.stringify(path.join(root, 'dist', 'src'))});
-      r.manualSeed(7);
-      const c = r.matmul(r.randn([300, 500]), r.randn([500, 200]));
-      const bytes = Buffer.from(c.dataSync().buffer);
-      console.log(require('node:crypto').createHash('sha256').update(bytes).digest('hex'));`;
-    const run = (threads: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RELULAB_THREADS: threads }, encoding: 'utf8' }).trim();
-    const one = run('1');
+      const { elementwiseHelpersReady } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'wasm', 'elementwise.js'))});
+      const product = () => {
+        r.manualSeed(7);
+        return Float32Array.from(r.matmul(r.randn([300, 500]), r.randn([500, 200]).transpose(0, 1).contiguous().transpose(0, 1)).dataSync());
+      };
+      // wait for the helper threads to start, so that the product is really shared
+      const wait = (tries) => (elementwiseHelpersReady() >= Number(process.env.RELULAB_THREADS) - 1 || tries === 0 ? Promise.resolve() : new Promise((ok) => setTimeout(ok, 50)).then(() => wait(tries - 1)));
+      wait(100).then(() => {
+        const hash = require('node:crypto').createHash('sha256');
+        for (const c of [product(), r.tidy(product)]) hash.update(Buffer.from(c.buffer));
+        console.log(elementwiseHelpersReady() + ' ' + hash.digest('hex'));
+      });`;
+    const run = (threads: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RELULAB_THREADS: threads }, encoding: 'utf8' }).trim().split(' ');
+    const [none, one] = run('1');
+    expect(none).toBe('0');
     expect(one).toMatch(/^[0-9a-f]{64}$/);
-    expect(run('2')).toBe(one);
+    const [helpers, two] = run('2');
+    expect(helpers).toBe('1');
+    expect(two).toBe(one);
   });
 });
 

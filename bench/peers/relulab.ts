@@ -11,9 +11,17 @@ process.stderr.write(`# relulab: WebAssembly matrix product ${wasmGemmKind() ? `
 
 guarded(peer, 'matmul', options, () => {
   for (const n of MATMUL_SIZES) {
-    const a = tensor(uniform(n * n, 1)).reshape([n, n]);
-    const b = tensor(uniform(n * n, 2)).reshape([n, n]);
-    const t = measure(() => matmul(a, b), perSize(options.quick));
+    // operands and product on the tensor heap, as TensorFlow.js's live in its backend
+    const [a, b] = tidy(() => [tensor(uniform(n * n, 1)).reshape([n, n]), tensor(uniform(n * n, 2)).reshape([n, n])]);
+    const t = measure(
+      () =>
+        tidy(() => {
+          matmul(a, b);
+        }),
+      perSize(options.quick),
+    );
+    a.dispose();
+    b.dispose();
     emit({ peer, workload: 'matmul', size: `${n}`, threads, ...rate(2 * n ** 3, t, 1e6), unit: 'GFLOP/s', higherIsBetter: true });
   }
 });

@@ -18,7 +18,8 @@ const BASE = PAGE;
 /** A word in the kernels' page for the counter from which threads claim chunks of a job (one job runs at a time). */
 export const COUNTER_AT = BASE - 64;
 const ALIGN = 64;
-const SLACK = 64;
+/** The most any kernel reads past the end of an array: the matrix product's edge tiles, 3 rows of k ≤ 256 and 8 floats. */
+const SLACK = 4096;
 
 /** A run of heap bytes holding one array. */
 export class Block {
@@ -52,6 +53,7 @@ const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 const JOBS = {
   elementwise: ['shared'],
   conv: ['forwardShared', 'weightGrad'],
+  gemm: ['sgemmShared'],
 } as const;
 export type HeapModuleName = keyof typeof JOBS;
 /** The functions of module M that helper threads run. */
@@ -64,16 +66,39 @@ export interface HeapModule {
 }
 const instances = new Map<HeapModuleName, HeapModule | null>();
 
-/** Module `name` (dist/wasm/<name>.wasm) on the heap's memory; null when unavailable. */
+/** Module `name` (dist/wasm/<name>.wasm; for the matrix product, the build gemmBuild picks) on the heap's memory; null when unavailable. */
 export function heapModule(name: HeapModuleName): HeapModule | null {
   let instance = instances.get(name);
   if (instance === undefined) {
-    const module = loadWasm(name);
     const mem = heapMemory();
-    instance = module === undefined || mem === null ? null : { module, exports: new WebAssembly.Instance(module, { env: { memory: mem } }).exports as HeapModule['exports'] };
+    const module = name === 'gemm' ? gemmBuild()?.module : loadWasm(name);
+    instance = module === undefined || mem === null ? null : { module, exports: instantiate(module, mem) };
     instances.set(name, instance);
   }
   return instance;
+}
+
+function instantiate(module: WebAssembly.Module, mem: WebAssembly.Memory): HeapModule['exports'] {
+  return new WebAssembly.Instance(module, { env: { memory: mem } }).exports as HeapModule['exports'];
+}
+
+let gemm: { module: WebAssembly.Module; fused: boolean } | null | undefined;
+
+/**
+ * The matrix product's build: gemm-fma.wasm (fused multiply-adds, relaxed SIMD) where the CPU really fuses
+ * them, else gemm.wasm; `RELULAB_FMA=0` declines the fused one (a fused multiply-add rounds once, so
+ * products differ in the last bits from CPUs without one). Null when neither loads.
+ */
+export function gemmBuild(): { module: WebAssembly.Module; fused: boolean } | null {
+  if (gemm === undefined) {
+    const mem = heapMemory();
+    const fma = process.env.RELULAB_FMA === '0' || mem === null ? undefined : loadWasm('gemm-fma', { relaxedSimd: true });
+    // (1 + 2⁻²³)·(1 − 2⁻²³) − 1 is −2⁻⁴⁶ when fused, 0 when rounded between the multiply and the add
+    const fused = fma !== undefined && instantiate(fma, mem!).fusedProbe(1 + 2 ** -23, 1 - 2 ** -23, -1) !== 0;
+    const module = fused ? fma : loadWasm('gemm');
+    gemm = module === undefined ? null : { module, fused };
+  }
+  return gemm;
 }
 
 let helpers: HelperThread[] | undefined;
@@ -132,7 +157,7 @@ export function heapFloat32(size: number, zero: boolean, scratch = false): [Floa
   let at = free.get(bytes)?.pop();
   if (at === undefined) {
     at = top;
-    // keep SLACK bytes past the last block: kernels may read a few lanes past an array's end
+    // keep SLACK bytes past the last block: kernels may read past an array's end (values they discard)
     const have = buffer.byteLength;
     if (at + bytes + SLACK > have) {
       try {
