@@ -8,7 +8,7 @@
  * computed by one thread in a fixed order, so the bits do not depend on who computes it.
  */
 import { allocate } from '../dtype';
-import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapMemory, heapModule, jobIndex, COUNTER_AT, type Block, type HeapJob } from './heap';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapCounter, heapModule, jobIndex, COUNTER_AT, type Block, type HeapJob } from './heap';
 import type { HelperThread } from './threads';
 
 interface Exports {
@@ -39,7 +39,6 @@ interface Kernels {
 }
 
 let loaded: Kernels | null | undefined;
-let counter: Int32Array | undefined;
 
 function kernels(): Kernels | null {
   if (loaded === undefined) {
@@ -101,8 +100,7 @@ class Workspace {
  */
 function split(k: Kernels, ws: Workspace, name: HeapJob<'conv'>, work: number, scratchFloats: number, args: (scratch: number) => number[]): void {
   const helpers = work < THREAD_MIN_WORK ? [] : k.helpers.filter((h) => h.ready);
-  counter ??= new Int32Array(heapMemory()!.buffer, COUNTER_AT, 1);
-  Atomics.store(counter, 0, 0);
+  Atomics.store(heapCounter(), 0, 0);
   for (const helper of helpers) helper.post(jobIndex('conv', name), [...args(ws.region(scratchFloats)), COUNTER_AT]);
   const kernel = k.exports[name] as (...a: number[]) => void;
   kernel(...args(ws.region(scratchFloats)), COUNTER_AT);

@@ -6,7 +6,7 @@
  * chunks each thread claims from a counter: each element is computed alone, so the bits do not depend on
  * who runs which chunk.
  */
-import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapMemory, heapModule, jobIndex, COUNTER_AT, type Block } from './heap';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapCounter, heapModule, jobIndex, COUNTER_AT, type Block } from './heap';
 import type { HelperThread } from './threads';
 
 /** Below this many elements the JavaScript loop wins (no copies, no call). */
@@ -19,7 +19,6 @@ const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', '
 type Name = (typeof KINDS)[number];
 /** Elements per chunk that a thread claims at a time (64 KiB of each array). */
 const CHUNK = 16384;
-let counter: Int32Array | undefined;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
@@ -80,8 +79,7 @@ function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, sca
     const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
     if (helpers.length === 0) return k.exports[name](...at, n, ...(scalar === undefined ? [] : [scalar])) ?? 0;
     // the threads claim chunks from a shared counter
-    counter ??= new Int32Array(heapMemory()!.buffer, COUNTER_AT, 1);
-    Atomics.store(counter, 0, 0);
+    Atomics.store(heapCounter(), 0, 0);
     const args = [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalar ?? 0, COUNTER_AT, CHUNK];
     for (const helper of helpers) helper.post(jobIndex('elementwise', 'shared'), args);
     let result = k.exports.shared(...args) ?? 0;

@@ -11,7 +11,7 @@
  *
  * `RELULAB_THREADS=n` caps the threads (1 disables the helpers); `RELULAB_WASM=0` turns the kernels off.
  */
-import { COUNTER_AT, freeBlock, gemmBuild, heapAddress, heapFloat32, heapFloats, heapHelpers, heapMemory, heapModule, jobIndex, type Block } from './heap';
+import { COUNTER_AT, freeBlock, gemmBuild, heapAddress, heapCounter, heapFloat32, heapFloats, heapHelpers, heapModule, heapReserve, jobIndex, type Block } from './heap';
 import { loadWasm, PAGE } from './load';
 
 /** Where a matrix lives: element (i, j) is data[offset + i·rowStride + j·colStride]. */
@@ -44,6 +44,17 @@ function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix,
   return [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, block];
 }
 
+/** Packing space on the heap for each thread (the calling thread's first), set aside once. */
+const packingAt: number[] = [];
+function packing(kernel: Exports, threads: number): number[] {
+  while (packingAt.length < threads) {
+    const at = heapReserve(kernel.scratchBytes());
+    if (at === null) throw new RangeError('matmul: no memory for the packing space');
+    packingAt.push(at);
+  }
+  return packingAt;
+}
+
 /** The product on the heap, shared with the helper threads when large. */
 function heapMultiply(a: StridedMatrix, b: StridedMatrix, m: number, k: number, n: number, out: Float32Array, outOffset: number): void {
   const kernel = heapModule('gemm')!.exports as unknown as Exports;
@@ -67,10 +78,10 @@ function heapMultiply(a: StridedMatrix, b: StridedMatrix, m: number, k: number, 
     const outAt = heapAddress(out);
     const cAt = outAt >= 0 ? outAt + outOffset * 4 : region(m * n);
     const args = blockArgs(place(a, m * k), a, place(b, k * n), b, cAt, m, k, n, helpers.length + 1);
-    const scratch = kernel.scratchBytes() / 4;
-    Atomics.store(new Int32Array(heapMemory()!.buffer, COUNTER_AT, 1), 0, 0);
-    for (const helper of helpers) helper.post(jobIndex('gemm', 'sgemmShared'), [...args, COUNTER_AT, region(scratch)]);
-    kernel.sgemmShared(...args, COUNTER_AT, region(scratch));
+    const scratch = packing(kernel, helpers.length + 1);
+    Atomics.store(heapCounter(), 0, 0);
+    helpers.forEach((helper, i) => helper.post(jobIndex('gemm', 'sgemmShared'), [...args, COUNTER_AT, scratch[i + 1]]));
+    kernel.sgemmShared(...args, COUNTER_AT, scratch[0]);
     for (const helper of helpers) helper.join();
     if (outAt < 0) out.set(heapFloats(cAt, m * n), outOffset);
   } finally {

@@ -189,6 +189,25 @@ export function heapAddress(array: Float32Array): number {
   return block === undefined || block.released ? -1 : block.at;
 }
 
+/**
+ * `bytes` of the heap set aside for good (a kernel's per-thread packing space): not a block, never freed,
+ * not counted in use. Null when the heap cannot grow.
+ */
+export function heapReserve(bytes: number): number | null {
+  const made = heapFloat32(Math.ceil(bytes / 4), false, true);
+  if (made === null) return null;
+  blocks.delete(made[0]);
+  inUse -= made[1].bytes;
+  return made[1].at;
+}
+
+/** The counter at COUNTER_AT, as threads see it. */
+export function heapCounter(): Int32Array {
+  counter ??= new Int32Array(buffer, COUNTER_AT, 1);
+  return counter;
+}
+let counter: Int32Array | undefined;
+
 /** A view of `count` floats from heap byte `at` (for reading a kernel's scratch output). */
 export function heapFloats(at: number, count: number): Float32Array {
   return new Float32Array(buffer, at, count);
