@@ -9,7 +9,8 @@ const common = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--
 // the matrix product shares one memory between threads; the activation loops and the convolution run on
 // the tensor heap (a shared memory too, so that growing it keeps the views on it)
 const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
-// the same product on a memory of its own, for products one thread runs (plain copies in and out)
+// the same product and activation loops on a memory of their own, for work one thread runs on arrays that
+// are not on the heap (plain copies in and out)
 const local = ['--enable', 'threads', '--importMemory', '--maximumMemory', '65536'];
 const builds = [
   ['gemm.as.ts', 'gemm.wasm', shared],
@@ -17,6 +18,7 @@ const builds = [
   ['gemm.as.ts', 'gemm-local.wasm', local],
   ['gemm.as.ts', 'gemm-local-fma.wasm', [...local, '--enable', 'relaxed-simd']],
   ['elementwise.as.ts', 'elementwise.wasm', shared],
+  ['elementwise.as.ts', 'elementwise-local.wasm', local],
   ['conv.as.ts', 'conv.wasm', shared],
 ];
 for (const [source, output, flags] of builds) {

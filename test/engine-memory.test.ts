@@ -174,6 +174,25 @@ describe('activation kernels on the heap', () => {
   }
 });
 
+describe('float32 sums in WebAssembly', () => {
+  it('give the JavaScript loop’s bits (four partial sums in double precision), on the heap and off it', () => {
+    for (const size of [4096, 4099, 10007, 300001]) {
+      manualSeed(size);
+      const x = randn([size]).mul(1000);
+      const values = x.dataSync();
+      const partial = [0, 0, 0, 0];
+      let i = 0;
+      for (; i + 4 <= size; i += 4) for (let l = 0; l < 4; l++) partial[l] += values[i + l];
+      for (; i < size; i++) partial[0] += values[i];
+      const expected = Math.fround(partial[0] + partial[1] + (partial[2] + partial[3]));
+      expect(sum(x).item()).toBe(expected);
+      expect(tidy(() => sum(tensor(x)).item())).toBe(expected);
+      // rows of a 2-D sum over its last axis
+      expect(tidy(() => sum(tensor(x.reshape([1, size])), 1).item())).toBe(expected);
+    }
+  });
+});
+
 describe('activation kernels on two threads', () => {
   it('split large arrays between the threads and give each element’s exact value', async () => {
     for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await sleep(50);
