@@ -10,6 +10,32 @@ import { cast, contiguous, manualSeed, matmul, randn, transpose, type Tensor } f
 import { directConvAvailable } from '../src/engine/wasm/conv';
 import { wasmGemmAvailable } from '../src/engine/wasm/gemm';
 
+/**
+ * Runs `step` (the source of a function of `r`, the package, returning tensors) in fresh processes on one
+ * thread and on two, once outside tidy() and once inside, after the helper threads have started (so that
+ * the work is really shared), and expects the same bits from both.
+ */
+function expectSameOnOneAndTwoThreads(step: string): void {
+  const root = path.join(__dirname, '..');
+  const script = `const r = require(${JSON.stringify(path.join(root, 'dist', 'src'))});
+    const { elementwiseHelpersReady } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'wasm', 'elementwise.js'))});
+    const step = ${step};
+    const values = () => step().map((t) => Float32Array.from(t.dataSync()));
+    const wait = (tries) => (elementwiseHelpersReady() >= Number(process.env.RELULAB_THREADS) - 1 || tries === 0 ? Promise.resolve() : new Promise((ok) => setTimeout(ok, 50)).then(() => wait(tries - 1)));
+    wait(100).then(() => {
+      const hash = require('node:crypto').createHash('sha256');
+      for (const v of [...values(), ...r.tidy(values)]) hash.update(Buffer.from(v.buffer));
+      console.log(elementwiseHelpersReady() + ' ' + hash.digest('hex'));
+    });`;
+  const run = (threads: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RELULAB_THREADS: threads }, encoding: 'utf8' }).trim().split(' ');
+  const [none, one] = run('1');
+  expect(none).toBe('0');
+  expect(one).toMatch(/^[0-9a-f]{64}$/);
+  const [helpers, two] = run('2');
+  expect(helpers).toBe('1');
+  expect(two).toBe(one);
+}
+
 /** Largest |x − y| relative to the scale of the product (sum over k of |a||b|). */
 function relativeError(a: Tensor, b: Tensor, product: Tensor): number {
   const exact = matmul(cast(a, 'float64'), cast(b, 'float64')).dataSync();
@@ -70,27 +96,10 @@ describe('WebAssembly matrix product', () => {
   });
 
   it('gives bit-identical results on one thread and on two, operands on the heap or not', () => {
-    const root = path.join(__dirname, '..');
-    const script = `const r = require(${JSON.stringify(path.join(root, 'dist', 'src'))});
-      const { elementwiseHelpersReady } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'wasm', 'elementwise.js'))});
-      const product = () => {
-        r.manualSeed(7);
-        return Float32Array.from(r.matmul(r.randn([300, 500]), r.randn([500, 200]).transpose(0, 1).contiguous().transpose(0, 1)).dataSync());
-      };
-      // wait for the helper threads to start, so that the product is really shared
-      const wait = (tries) => (elementwiseHelpersReady() >= Number(process.env.RELULAB_THREADS) - 1 || tries === 0 ? Promise.resolve() : new Promise((ok) => setTimeout(ok, 50)).then(() => wait(tries - 1)));
-      wait(100).then(() => {
-        const hash = require('node:crypto').createHash('sha256');
-        for (const c of [product(), r.tidy(product)]) hash.update(Buffer.from(c.buffer));
-        console.log(elementwiseHelpersReady() + ' ' + hash.digest('hex'));
-      });`;
-    const run = (threads: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RELULAB_THREADS: threads }, encoding: 'utf8' }).trim().split(' ');
-    const [none, one] = run('1');
-    expect(none).toBe('0');
-    expect(one).toMatch(/^[0-9a-f]{64}$/);
-    const [helpers, two] = run('2');
-    expect(helpers).toBe('1');
-    expect(two).toBe(one);
+    expectSameOnOneAndTwoThreads(`() => {
+      r.manualSeed(7);
+      return [r.matmul(r.randn([300, 500]), r.randn([500, 200]).transpose(0, 1).contiguous().transpose(0, 1))];
+    }`);
   });
 });
 
@@ -136,32 +145,15 @@ describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwi
   }
 
   it('gives bit-identical values and gradients on one thread and on two, inside tidy() and outside', () => {
-    const root = path.join(__dirname, '..');
-    const script = `const r = require(${JSON.stringify(path.join(root, 'dist', 'src'))});
-      const { elementwiseHelpersReady } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'engine', 'wasm', 'elementwise.js'))});
-      const hash = require('node:crypto').createHash('sha256');
-      const step = () => {
-        r.manualSeed(3);
-        const x = r.randn([16, 2, 28, 27]).requiresGrad_();
-        const w = r.randn([12, 2, 3, 3]).requiresGrad_();
-        const b = r.randn([12]).requiresGrad_();
-        const y = r.relu(r.conv2d(x, w, b, { padding: 'same' }));
-        y.sum().backward();
-        return [y, x.grad, w.grad, b.grad].map((t) => Float32Array.from(t.dataSync()));
-      };
-      // wait for the helper threads to start, so that the passes are really split
-      const wait = (tries) => (elementwiseHelpersReady() >= Number(process.env.RELULAB_THREADS) - 1 || tries === 0 ? Promise.resolve() : new Promise((ok) => setTimeout(ok, 50)).then(() => wait(tries - 1)));
-      wait(100).then(() => {
-        for (const t of [...step(), ...r.tidy(step)]) hash.update(Buffer.from(t.buffer));
-        console.log(elementwiseHelpersReady() + ' ' + hash.digest('hex'));
-      });`;
-    const run = (threads: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, RELULAB_THREADS: threads }, encoding: 'utf8' }).trim().split(' ');
-    const [none, one] = run('1');
-    expect(none).toBe('0');
-    expect(one).toMatch(/^[0-9a-f]{64}$/);
-    const [helpers, two] = run('2');
-    expect(helpers).toBe('1');
-    expect(two).toBe(one);
+    expectSameOnOneAndTwoThreads(`() => {
+      r.manualSeed(3);
+      const x = r.randn([16, 2, 28, 27]).requiresGrad_();
+      const w = r.randn([12, 2, 3, 3]).requiresGrad_();
+      const b = r.randn([12]).requiresGrad_();
+      const y = r.relu(r.conv2d(x, w, b, { padding: 'same' }));
+      y.sum().backward();
+      return [y, x.grad, w.grad, b.grad];
+    }`);
   });
 
   it('gradients of gradients go through the composed form', () => {
