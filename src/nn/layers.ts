@@ -1,12 +1,16 @@
 import {
-  avgPool2d, conv2d, dropout, flatten, linear, maxPool2d, noGrad, relu, ShapeError, stack, tanh, Tensor, ValueError, zeros,
+  avgPool2d, conv2d, dropout, flatten, linear, maxPool2d, noGrad, relu, ShapeError, stack, tanh, Tensor, tidy, ValueError, zeros,
   formatShape, type Conv2dOptions, type Pair, type Pool2dOptions, type UnaryOp,
 } from '../engine';
 import { Module } from './module';
 import * as init from './init';
 
+/**
+ * A zero leaf that requires gradients. Made in a memory scope, a large one lives on the tensor heap (left to
+ * the garbage collector), where the matrix product and the update read and write it in place.
+ */
 function parameter(shape: number[]): Tensor {
-  return zeros(shape).requiresGrad_();
+  return tidy(() => zeros(shape)).requiresGrad_();
 }
 
 /**
