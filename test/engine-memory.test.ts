@@ -193,6 +193,26 @@ describe('float32 sums in WebAssembly', () => {
   });
 });
 
+describe('the gradient of a sum through relu', () => {
+  it('runs on the one broadcast value, with the bits and kink hits of the materialised gradient', () => {
+    for (const size of [BIG, (1 << 18) + 5]) {
+      const x = heapTensor(size, 31, true);
+      for (const f of [(t: Tensor) => relu(t, { gradAtZero: 0.5 }), (t: Tensor) => leakyRelu(t, { negativeSlope: 0.2 })]) {
+        resetKinkHits();
+        tidy(() => sum(f(x)).mul(0.75).backward()); // the upstream gradient: 0.75 expanded to every element
+        const viaScalar = bits(x.grad!);
+        const scalarHits = kinkHits();
+        x.zeroGrad();
+        resetKinkHits();
+        tidy(() => f(x).backward(tensor(new Float32Array(size).fill(0.75))));
+        expect(viaScalar).toEqual(bits(x.grad!));
+        expect(scalarHits).toEqual(kinkHits());
+        x.zeroGrad();
+      }
+    }
+  });
+});
+
 describe('activation kernels on two threads', () => {
   it('split large arrays between the threads and give each element’s exact value', async () => {
     for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await sleep(50);

@@ -246,6 +246,11 @@ function onesData(dtype: DType, size: number): TypedArray {
   return allocate(dtype, size, false).fill(1);
 }
 
+/** Whether every element of `t` is the same stored value (a scalar expanded to a shape, as the gradient of a sum). */
+export function isBroadcastScalar(t: Tensor): boolean {
+  return t.strides.every((s, d) => s === 0 || t.shape[d] === 1);
+}
+
 /** Copies a strided tensor's values into `out` in row-major order. */
 export function gatherStrided(t: Tensor, out: TypedArray): void {
   const { shape, strides } = t;
@@ -256,8 +261,8 @@ export function gatherStrided(t: Tensor, out: TypedArray): void {
     if (size > 0) out[0] = src[t.offset];
     return;
   }
-  if (strides.every((s, d) => s === 0 || shape[d] === 1)) {
-    // a broadcast scalar (e.g. the gradient of a sum)
+  if (isBroadcastScalar(t)) {
+    // e.g. the gradient of a sum
     if (out instanceof Float32Array) fillFloats(out, src[t.offset]);
     else out.fill(src[t.offset]);
     return;

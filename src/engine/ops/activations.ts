@@ -97,7 +97,10 @@ export const leakyRelu = defineUnary({
   kinks: () => [0],
   checks: [{ label: 'negativeSlope 0.2', shapes: [[3, 4]], call: (x): Tensor => leakyRelu(x, { negativeSlope: 0.2 }), kinks: [0] }],
   loops: {
-    simd: { forward: (xs, out, { negativeSlope }) => wasm.leakyForward(xs, out, negativeSlope), backward: (g, xs, out, { negativeSlope }) => wasm.leakyBackward(g, xs, out, negativeSlope) },
+    simd: {
+      forward: (xs, out, { negativeSlope }) => wasm.leakyForward(xs, out, negativeSlope),
+      backward: (g, xs, out, { negativeSlope }) => (typeof g === 'number' ? undefined : wasm.leakyBackward(g, xs, out, negativeSlope)),
+    },
     forward: (xs, out, { negativeSlope }) => {
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];

@@ -2,7 +2,7 @@ import { allocate, floatResult, promote, type DType, type TypedArray } from '../
 import { DTypeError, ValueError } from '../errors';
 import { registerOp, type GradCheck } from '../registry';
 import { broadcastShapes, sameShape } from '../shape';
-import { fromOp, isGradEnabled, record, Tensor } from '../tensor';
+import { fromOp, isBroadcastScalar, isGradEnabled, record, Tensor } from '../tensor';
 import { binaryLoops, mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
 
 /** A tensor or a plain number, which acts as a 0-d tensor of the other operand's dtype. */
@@ -69,7 +69,8 @@ export interface UnaryLoops<P extends Params> {
    */
   simd?: {
     forward(xs: Float32Array, out: Float32Array, p: P): boolean;
-    backward(g: Float32Array, xs: Float32Array, out: Float32Array, p: P): number | undefined;
+    /** g is a number for a gradient equal everywhere (a broadcast scalar), which a kernel may decline. */
+    backward(g: Float32Array | number, xs: Float32Array, out: Float32Array, p: P): number | undefined;
   };
 }
 
@@ -173,6 +174,14 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const backward = (g: Tensor): Tensor[] => {
       if (loops && !isGradEnabled()) {
         const out = allocate(dtype, xs.length, false);
+        if (out instanceof Float32Array && g.dtype === 'float32' && loops.simd && isBroadcastScalar(g)) {
+          // the gradient of a sum or a mean: one value, not materialised
+          const hits = loops.simd.backward(g.storage.data[g.offset], xs as Float32Array, out, p);
+          if (hits !== undefined) {
+            recordKinkHits(name, hits);
+            return [Tensor.fromData(out, x.shape)];
+          }
+        }
         const gs = g.dataSync() as FloatArray;
         const simdHits = out instanceof Float32Array && gs instanceof Float32Array ? loops.simd?.backward(gs, xs as Float32Array, out, p) : undefined;
         recordKinkHits(name, simdHits ?? loops.backward(gs, xs as FloatArray, out as FloatArray, p));

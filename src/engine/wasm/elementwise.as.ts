@@ -18,31 +18,65 @@ export function reluForward(x: usize, y: usize, n: i32): void {
   }
 }
 
+/** relu'(v) lane by lane: 1 above 0 and for NaN, atZero at ±0, 0 below. */
+// @ts-ignore: decorator
+@inline
+function reluSlope(v: v128, atZero: v128): v128 {
+  const zero = f32x4.splat(0);
+  const pass = v128.or(f32x4.gt(v, zero), f32x4.ne(v, v));
+  return v128.bitselect(atZero, v128.and(pass, f32x4.splat(1)), f32x4.eq(v, zero));
+}
+
+/** relu'(v) for one float (see reluSlope). */
+// @ts-ignore: decorator
+@inline
+function reluSlope1(v: f32, gradAtZero: f32): f32 {
+  return v == 0 ? gradAtZero : v > 0 || v != v ? 1 : 0;
+}
+
 /**
  * g·relu'(x): 1 above 0 and for NaN, gradAtZero at ±0, 0 below. gradAtZero must be exact in f32 (the caller
  * checks), so that the f32 product equals JavaScript's. Returns how many x were exactly 0.
  */
 export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32): i32 {
   const zero = f32x4.splat(0);
-  const one = f32x4.splat(1);
   const atZero = f32x4.splat(gradAtZero);
   let hits = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
-    const pass = v128.or(f32x4.gt(v, zero), f32x4.ne(v, v));
-    const isZero = f32x4.eq(v, zero);
-    const d = v128.bitselect(atZero, v128.and(pass, one), isZero);
-    v128.store(out + o, f32x4.mul(v128.load(g + o), d));
-    hits = i32x4.sub(hits, isZero);
+    v128.store(out + o, f32x4.mul(v128.load(g + o), reluSlope(v, atZero)));
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
   }
   let tail = 0;
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const v = load<f32>(x + o);
-    const d: f32 = v == 0 ? gradAtZero : v > 0 || v != v ? 1 : 0;
-    store<f32>(out + o, load<f32>(g + o) * d);
+    store<f32>(out + o, load<f32>(g + o) * reluSlope1(v, gradAtZero));
+    if (v == 0) tail++;
+  }
+  return tail + i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
+}
+
+/** reluBackward for a gradient that is the same float g everywhere (the gradient of a sum or a mean). */
+export function reluBackwardScalar(x: usize, out: usize, n: i32, gradAtZero: f32, g: f32): i32 {
+  const zero = f32x4.splat(0);
+  const atZero = f32x4.splat(gradAtZero);
+  const gv = f32x4.splat(g);
+  let hits = i32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    v128.store(out + o, f32x4.mul(gv, reluSlope(v, atZero)));
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
+  }
+  let tail = 0;
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    store<f32>(out + o, g * reluSlope1(v, gradAtZero));
     if (v == 0) tail++;
   }
   return tail + i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
@@ -146,13 +180,13 @@ export function fill(x: usize, n: i32, v: f32): void {
 }
 
 /**
- * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep: pointers
- * a, b and, for three-array kernels, c; scalar s) on chunks of `chunk` elements that the threads taking part
+ * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep,
+ * 5 reluBackwardScalar: pointers a, b and, for three-array kernels, c; scalars s and t) on chunks of `chunk` elements that the threads taking part
  * claim from the counter at `counter` until all n are done, so that a thread that falls behind takes fewer.
  * Returns the kink hits of the chunks this thread ran. Each element is computed alone: the bits do not
  * depend on who runs which chunk.
  */
-export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, counter: usize, chunk: i32): i32 {
+export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, t: f64, counter: usize, chunk: i32): i32 {
   let hits = 0;
   let start = atomic.add<i32>(counter, chunk);
   for (; start < n; start = atomic.add<i32>(counter, chunk)) {
@@ -163,7 +197,8 @@ export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, 
       case 1: hits += reluBackward(a + o, b + o, c + o, m, <f32>s); break;
       case 2: leakyForward(a + o, b + o, m, s); break;
       case 3: hits += leakyBackward(a + o, b + o, c + o, m, s); break;
-      default: sgdStep(a + o, b + o, c + o, m, s);
+      case 4: sgdStep(a + o, b + o, c + o, m, s); break;
+      default: hits += reluBackwardScalar(a + o, b + o, m, <f32>s, <f32>t);
     }
   }
   return hits;

@@ -15,8 +15,8 @@ export const WASM_MIN_ELEMENTS = 4096;
 /** From this many elements the helper threads take a share (a share then outlasts waking a thread). */
 const THREAD_MIN_ELEMENTS = 1 << 18;
 
-/** The kernels (pointers to the inputs and the output, the element count, a scalar), numbered as `shared` in elementwise.as.ts numbers them. */
-const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep'] as const;
+/** The kernels (pointers to the inputs and the output, the element count, scalars), numbered as `shared` in elementwise.as.ts numbers them. */
+const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep', 'reluBackwardScalar'] as const;
 type Name = (typeof KINDS)[number];
 /** Elements per chunk that a thread claims at a time (64 KiB of each array). */
 const CHUNK = 16384;
@@ -107,26 +107,26 @@ function ready(n: number): Kernels | null {
 }
 
 /**
- * Runs kernel `name` over `inputs` into `out` (with `scalar` last when the kernel takes one). Returns the
+ * Runs kernel `name` over `inputs` into `out` (with `scalars` after the count). Returns the
  * kernel's count (kink hits), or undefined (having done nothing) when the kernels are unavailable, the
  * arrays are small, or the heap has no room for scratch copies.
  */
-function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, scalar?: number): number | undefined {
+function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, scalars: readonly number[] = []): number | undefined {
   const n = out.length;
   const k = ready(n);
   if (k === null) return undefined;
   const arrays = [...inputs, out];
   const copyIn = [...inputs.map(() => true), false];
   if (n < THREAD_MIN_ELEMENTS && arrays.every((a) => heapAddress(a) < 0)) {
-    const local = placedLocally(arrays, copyIn, true, (at, exports) => exports[name](...at, n, ...(scalar === undefined ? [] : [scalar])) ?? 0);
+    const local = placedLocally(arrays, copyIn, true, (at, exports) => exports[name](...at, n, ...scalars) ?? 0);
     if (local !== undefined) return local;
   }
   return placed(arrays, copyIn, true, (at) => {
     const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
-    if (helpers.length === 0) return k.exports[name](...at, n, ...(scalar === undefined ? [] : [scalar])) ?? 0;
+    if (helpers.length === 0) return k.exports[name](...at, n, ...scalars) ?? 0;
     // the threads claim chunks from a shared counter
     Atomics.store(heapCounter(), 0, 0);
-    const args = [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalar ?? 0, COUNTER_AT, CHUNK];
+    const args = [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalars[0] ?? 0, scalars[1] ?? 0, COUNTER_AT, CHUNK];
     for (const helper of helpers) helper.post(jobIndex('elementwise', 'shared'), args);
     let result = k.exports.shared(...args) ?? 0;
     for (const helper of helpers) result += helper.join();
@@ -160,21 +160,25 @@ export function reluForward(xs: Float32Array, out: Float32Array): boolean {
   return run('reluForward', [xs], out) !== undefined;
 }
 
-/** g·relu'(x) into `out`, returning the kink hits, or undefined when the JavaScript loop should do it. */
-export function reluBackward(g: Float32Array, xs: Float32Array, out: Float32Array, gradAtZero: number): number | undefined {
+/**
+ * g·relu'(x) into `out` for a gradient array g, or a number g that stands for a gradient equal everywhere
+ * (a broadcast scalar, as from a sum). Returns the kink hits, or undefined when the JavaScript loop should do it.
+ */
+export function reluBackward(g: Float32Array | number, xs: Float32Array, out: Float32Array, gradAtZero: number): number | undefined {
   if (Math.fround(gradAtZero) !== gradAtZero) return undefined;
-  return run('reluBackward', [xs, g], out, gradAtZero);
+  if (typeof g === 'number') return Math.fround(g) === g ? run('reluBackwardScalar', [xs], out, [gradAtZero, g]) : undefined;
+  return run('reluBackward', [xs, g], out, [gradAtZero]);
 }
 
 export function leakyForward(xs: Float32Array, out: Float32Array, slope: number): boolean {
-  return run('leakyForward', [xs], out, slope) !== undefined;
+  return run('leakyForward', [xs], out, [slope]) !== undefined;
 }
 
 export function leakyBackward(g: Float32Array, xs: Float32Array, out: Float32Array, slope: number): number | undefined {
-  return run('leakyBackward', [xs, g], out, slope);
+  return run('leakyBackward', [xs, g], out, [slope]);
 }
 
 /** p −= lr·g in place; false when the JavaScript loop should do it. */
 export function sgdStep(p: Float32Array, g: Float32Array, lr: number): boolean {
-  return run('sgdStep', [p, g], p, lr) !== undefined;
+  return run('sgdStep', [p, g], p, [lr]) !== undefined;
 }
