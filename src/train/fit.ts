@@ -84,9 +84,13 @@ export function fit(model: Module, data: { x: Tensor; y: Tensor }, options: FitO
     let total = 0;
     let seen = 0;
     const sums: Record<string, number> = Object.fromEntries(Object.keys(metrics).map((k) => [k, 0]));
-    for (const batch of loader) {
-      // each step in its own memory scope: its activations and gradients reuse the last step's memory
-      tidy(() => {
+    const batches = loader[Symbol.iterator]();
+    // each step in its own memory scope, the batch included: its tensors reuse the last step's memory
+    for (let more = true; more; ) {
+      more = tidy(() => {
+        const next = batches.next();
+        if (next.done === true) return false;
+        const batch = next.value;
         optimizer.zeroGrad();
         const pred = model.forward(batch.x);
         const loss = lossFn(pred, batch.y);
@@ -96,6 +100,7 @@ export function fit(model: Module, data: { x: Tensor; y: Tensor }, options: FitO
         total += loss.item() * n;
         seen += n;
         for (const [k, fn] of Object.entries(metrics)) sums[k] += fn(pred.detach(), batch.y) * n;
+        return true;
       });
     }
     const logs: EpochLogs = { loss: total / seen, metrics: Object.fromEntries(Object.entries(sums).map(([k, s]) => [k, s / seen])), seconds: 0 };
