@@ -50,7 +50,7 @@ function mlpStep(): () => number {
   const [i, h1, h2, o] = MLP.dims;
   const model = new nn.Sequential(new nn.Linear(i, h1), new nn.ReLU(), new nn.Linear(h1, h2), new nn.ReLU(), new nn.Linear(h2, o));
   const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
-  const x = tensor(uniform(MLP.batch * i, 20)).reshape([MLP.batch, i]);
+  const x = tidy(() => tensor(uniform(MLP.batch * i, 20)).reshape([MLP.batch, i]));
   const labels = Array.from({ length: MLP.batch }, (_, k) => k % o);
   return () =>
     tidy(() => {
@@ -70,7 +70,7 @@ guarded(peer, 'mlp', options, () => {
 
 guarded(peer, 'conv', options, () => {
   const { batch, size, cin, cout, k } = CONV;
-  const x = tensor(uniform(batch * cin * size * size, 30)).reshape([batch, cin, size, size]);
+  const x = tidy(() => tensor(uniform(batch * cin * size * size, 30)).reshape([batch, cin, size, size]));
   const w = tensor(uniform(cout * cin * k * k, 31, 1 / 3)).reshape([cout, cin, k, k]).detach();
   w.requiresGrad = true;
   const b = tensor(new Float32Array(cout), { requiresGrad: true });
