@@ -35,51 +35,44 @@ function reluSlope1(v: f32, gradAtZero: f32): f32 {
 }
 
 /**
- * g·relu'(x): 1 above 0 and for NaN, gradAtZero at ±0, 0 below. gradAtZero must be exact in f32 (the caller
- * checks), so that the f32 product equals JavaScript's. Returns how many x were exactly 0.
+ * g·relu'(x) into out, with g the floats at `g` or, when `broadcast`, the one float `gs` everywhere; returns
+ * how many x were exactly 0. Inlined into both kernels below, each with its `broadcast` fixed.
  */
-export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32): i32 {
+// @ts-ignore: decorator
+@inline
+function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broadcast: bool, gs: f32): i32 {
   const zero = f32x4.splat(0);
   const atZero = f32x4.splat(gradAtZero);
+  const gv = f32x4.splat(gs);
   let hits = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
-    v128.store(out + o, f32x4.mul(v128.load(g + o), reluSlope(v, atZero)));
+    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), reluSlope(v, atZero)));
     hits = i32x4.sub(hits, f32x4.eq(v, zero));
   }
   let tail = 0;
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const v = load<f32>(x + o);
-    store<f32>(out + o, load<f32>(g + o) * reluSlope1(v, gradAtZero));
+    store<f32>(out + o, (broadcast ? gs : load<f32>(g + o)) * reluSlope1(v, gradAtZero));
     if (v == 0) tail++;
   }
   return tail + i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
 }
 
+/**
+ * g·relu'(x): 1 above 0 and for NaN, gradAtZero at ±0, 0 below. gradAtZero must be exact in f32 (the caller
+ * checks), so that the f32 product equals JavaScript's. Returns how many x were exactly 0.
+ */
+export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32): i32 {
+  return reluGrad(x, g, out, n, gradAtZero, false, 0);
+}
+
 /** reluBackward for a gradient that is the same float g everywhere (the gradient of a sum or a mean). */
 export function reluBackwardScalar(x: usize, out: usize, n: i32, gradAtZero: f32, g: f32): i32 {
-  const zero = f32x4.splat(0);
-  const atZero = f32x4.splat(gradAtZero);
-  const gv = f32x4.splat(g);
-  let hits = i32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const v = v128.load(x + o);
-    v128.store(out + o, f32x4.mul(gv, reluSlope(v, atZero)));
-    hits = i32x4.sub(hits, f32x4.eq(v, zero));
-  }
-  let tail = 0;
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const v = load<f32>(x + o);
-    store<f32>(out + o, g * reluSlope1(v, gradAtZero));
-    if (v == 0) tail++;
-  }
-  return tail + i32x4.extract_lane(hits, 0) + i32x4.extract_lane(hits, 1) + i32x4.extract_lane(hits, 2) + i32x4.extract_lane(hits, 3);
+  return reluGrad(x, 0, out, n, gradAtZero, true, g);
 }
 
 /**
