@@ -6,8 +6,9 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { elementwiseHelpersReady } from '../src/engine/wasm/elementwise';
+import { heapAddress } from '../src/engine/wasm/heap';
 import {
-  GradError, Tensor, ValueError, heapStats, keep, kinkHits, leakyRelu, manualSeed, nn, optim, randn, relu, resetKinkHits, sum, tensor, tidy, crossEntropy,
+  GradError, Tensor, ValueError, heapStats, keep, kinkHits, leakyRelu, linear, manualSeed, nn, optim, randn, relu, resetKinkHits, slice, sum, tensor, tidy, crossEntropy,
 } from '../src';
 
 const BIG = 5003; // above the heap threshold (4096), and not a multiple of 4: the kernels' scalar tails run
@@ -291,5 +292,59 @@ describe('training inside tidy', () => {
     // after the first step, each step frees the last one's gradients and makes the same amount again
     expect(new Set(scoped.heap.slice(1)).size).toBe(1);
     expect(scoped.heap[1]).toBeGreaterThan(plain.heap[1]);
+  });
+});
+
+describe('bias rows in WebAssembly', () => {
+  // widths below a vector, with a tail after the 8-column strips, and a layer's; rows × width ≥ 4096 reach the kernels
+  for (const [rows, width] of [[1366, 3], [205, 20], [64, 256], [3, 1500]]) {
+    it(`${rows}×${width}: the bias add and the bias gradient give the JavaScript loop's bits, on the heap and off it`, () => {
+      manualSeed(rows + width);
+      const x = randn([rows, width]).mul(100);
+      const b = randn([width]).mul(1000);
+      const xs = x.dataSync();
+      // linear(x, I, b) with an identity weight: the product is x itself, then the bias is added in float32
+      const eye = tensor(Float32Array.from({ length: width * width }, (_, i) => (i % (width + 1) === 0 ? 1 : 0))).reshape([width, width]);
+      const bs = b.dataSync();
+      const expectedAdd = Float32Array.from(xs, (v, i) => v + bs[i % width]);
+      // each column summed in double precision, row after row, rounded once
+      const acc = new Float64Array(width);
+      for (let i = 0; i < xs.length; i++) acc[i % width] += xs[i];
+      const expectedSum = Float32Array.from(acc);
+      const check = (): void => {
+        expect(bits(linear(x, eye, b))).toEqual(bits(tensor(expectedAdd)));
+        expect(bits(sum(x, 0))).toEqual(bits(tensor(expectedSum)));
+      };
+      check();
+      tidy(() => {
+        const [hx, hb] = [tensor(x), tensor(b)];
+        expect(hx.storage.block).not.toBeNull();
+        expect(bits(linear(hx, eye, hb))).toEqual(bits(tensor(expectedAdd)));
+        expect(bits(sum(hx, 0))).toEqual(bits(tensor(expectedSum)));
+        // a sum over the leading axis of a view that starts inside a heap array
+        const tail = slice(hx.reshape([-1]), [width]).reshape([rows - 1, width]);
+        expect(tail.offset).toBe(width);
+        const tailAcc = new Float64Array(width);
+        for (let i = width; i < xs.length; i++) tailAcc[i % width] += xs[i];
+        expect(bits(sum(tail, 0))).toEqual(bits(tensor(Float32Array.from(tailAcc))));
+      });
+    });
+  }
+});
+
+describe('views on heap arrays', () => {
+  it('are found on the heap and updated in place by the SGD kernel, with the JavaScript bits', () => {
+    const p = heapTensor(3 * BIG, 41, true);
+    const data = p.storage.data as Float32Array;
+    const view = data.subarray(BIG, 2 * BIG);
+    expect(heapAddress(view)).toBe(heapAddress(data) + BIG * 4);
+    expect(heapAddress(new Float32Array(BIG))).toBe(-1);
+    const g = heapTensor(3 * BIG, 42);
+    const before = Float32Array.from(data);
+    const gs = g.dataSync();
+    p.grad = g;
+    new optim.SGD([p], { lr: 0.125 }).step();
+    const expected = Float32Array.from(before, (v, i) => v - 0.125 * gs[i]);
+    expect(bits(p)).toEqual(bits(tensor(expected)));
   });
 });

@@ -1,6 +1,7 @@
 import { allocate, promote, type DType, type TypedArray } from '../dtype';
 import { broadcastStrides, perDType } from './kernels';
 import { sgemm, sgemmAvailable, type StridedMatrix } from '../wasm/gemm';
+import * as wasm from '../wasm/elementwise';
 import { ShapeError } from '../errors';
 import { registerOp } from '../registry';
 import { broadcastShapes, formatShape, sizeOf, type Shape } from '../shape';
@@ -82,13 +83,11 @@ function stridedMatrices(x: Tensor, batch: Shape, rows: number, cols: number): S
   return out;
 }
 
-/** A float32 product on the WebAssembly kernel, batch by batch; false when the kernel does not take it. */
-function wasmProduct(a: Tensor, b: Tensor, batch: Shape, m: number, k: number, n: number, out: Float32Array): boolean {
-  if (k === 0 || !sgemmAvailable(m, k, n)) return false;
+/** A float32 product on the WebAssembly kernel (which sgemmAvailable must take), batch by batch, into all of `out`. */
+function wasmProduct(a: Tensor, b: Tensor, batch: Shape, m: number, k: number, n: number, out: Float32Array): void {
   const as = stridedMatrices(a, batch, m, k);
   const bs = stridedMatrices(b, batch, k, n);
   for (let t = 0; t < as.length; t++) sgemm(as[t], bs[t], m, k, n, out, t * m * n);
-  return true;
 }
 
 /** Matrix product of the last two dimensions, broadcasting batch dimensions; 1-D operands as in NumPy. */
@@ -107,8 +106,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const batch = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
   const dtype = promote(a.dtype, b.dtype);
   const batches = sizeOf(batch);
-  const out = allocate(dtype, batches * m * n);
-  if (!(out instanceof Float32Array) || !wasmProduct(cast(a.detach(), dtype), cast(b.detach(), dtype), batch, m, k, n, out)) {
+  // the WebAssembly kernel writes every element; the JavaScript loop adds into zeros
+  const onWasm = dtype === 'float32' && k > 0 && sgemmAvailable(m, k, n);
+  const out = allocate(dtype, batches * m * n, !onWasm);
+  if (onWasm) {
+    wasmProduct(cast(a.detach(), dtype), cast(b.detach(), dtype), batch, m, k, n, out as Float32Array);
+  } else {
     // materialise both operands contiguously over the broadcast batch (a no-op for the common 2-D case)
     const ad = contiguous(cast(expand(a.detach(), [...batch, m, k]), dtype)).dataSync();
     const bd = contiguous(cast(expand(b.detach(), [...batch, k, n]), dtype)).dataSync();
@@ -152,7 +155,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   let product = matmul(x2.detach(), transpose(weight.detach()));
   if (bias !== undefined && promote(product.dtype, bias.dtype) !== product.dtype) product = cast(product, promote(product.dtype, bias.dtype));
   const data = product.storage.data;
-  if (bias !== undefined) addToRowsFor[product.dtype](data, bias.dataSync(), outFeatures);
+  if (bias !== undefined) {
+    const row = bias.dataSync();
+    if (!(data instanceof Float32Array && row instanceof Float32Array && wasm.addRows(row, data))) addToRowsFor[product.dtype](data, row, outFeatures);
+  }
   const inputs = bias === undefined ? [x2, weight] : [x2, weight, bias];
   const backward = (g: Tensor) => [
     x2.requiresGrad ? matmul(g, weight) : null,

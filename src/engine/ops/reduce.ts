@@ -81,11 +81,14 @@ function sumLeading(x: Tensor, axes: number[], keepDims: boolean): Tensor {
   const outShape = keepDims ? keptShape : x.shape.slice(axes.length);
   const width = sizeOf(x.shape.slice(axes.length));
   const count = x.size / width;
-  // accumulate in double precision, as the general loop does, and round once
-  const acc = new Float64Array(width);
-  addRowsFor[x.dtype](x.storage.data, x.offset, count, width, acc);
-  const out = allocate(x.dtype, width);
-  out.set(acc);
+  const out = allocate(x.dtype, width, false);
+  const rows = x.storage.data.subarray(x.offset, x.offset + x.size);
+  if (!(rows instanceof Float32Array && out instanceof Float32Array && wasm.sumColumns(rows, out))) {
+    // accumulate in double precision, as the general loop does, and round once
+    const acc = new Float64Array(width);
+    addRowsFor[x.dtype](rows, 0, count, width, acc);
+    out.set(acc);
+  }
   return fromOp('sum', out, outShape, [x], (g) => [expand(reshape(g, keptShape), x.shape)]);
 }
 /** acc[j] += the j-th value of each of `count` rows of `width` values from `offset` on. Self-contained for perDType. */

@@ -164,6 +164,58 @@ export function sum(x: usize, n: i32): f64 {
   return s0 + f64x2.extract_lane(a, 1) + (f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1));
 }
 
+/**
+ * data[r·width + j] += row[j] for each of `count` rows (a bias added to every row of a product): float32
+ * adds, as JavaScript's `data[i] += row[j]` on Float32Arrays.
+ */
+export function addRows(row: usize, data: usize, count: i32, width: i32): void {
+  for (let r = 0; r < count; r++) {
+    const base = data + (<usize>(r * width) << 2);
+    let j = 0;
+    for (; j + 4 <= width; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(base + o, f32x4.add(v128.load(base + o), v128.load(row + o)));
+    }
+    for (; j < width; j++) {
+      const o = <usize>j << 2;
+      store<f32>(base + o, load<f32>(base + o) + load<f32>(row + o));
+    }
+  }
+}
+
+/**
+ * out[j] = Σ_r src[r·width + j] over `count` rows (a bias gradient): each column summed in double
+ * precision from 0, row after row, and rounded once, as the JavaScript loop of sum over leading axes.
+ */
+export function sumRows(src: usize, out: usize, count: i32, width: i32): void {
+  const row = <usize>width << 2;
+  let j = 0;
+  for (; j + 8 <= width; j += 8) {
+    let a0 = f64x2.splat(0);
+    let a1 = a0;
+    let a2 = a0;
+    let a3 = a0;
+    let p = src + (<usize>j << 2);
+    for (let r = 0; r < count; r++) {
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v0));
+      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<u32>(v0, v0, 2, 3, 0, 1)));
+      a2 = f64x2.add(a2, f64x2.promote_low_f32x4(v1));
+      a3 = f64x2.add(a3, f64x2.promote_low_f32x4(v128.shuffle<u32>(v1, v1, 2, 3, 0, 1)));
+      p += row;
+    }
+    const o = out + (<usize>j << 2);
+    v128.store(o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
+    v128.store(o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+  }
+  for (; j < width; j++) {
+    let s: f64 = 0;
+    for (let r = 0; r < count; r++) s += <f64>load<f32>(src + (<usize>(r * width + j) << 2));
+    store<f32>(out + (<usize>j << 2), <f32>s);
+  }
+}
+
 /** Sets n floats from x to v. */
 export function fill(x: usize, n: i32, v: f32): void {
   const vv = f32x4.splat(v);

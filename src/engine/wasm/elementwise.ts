@@ -13,7 +13,7 @@ import type { HelperThread } from './threads';
 /** Below this many elements the JavaScript loop wins (no copies, no call). */
 export const WASM_MIN_ELEMENTS = 4096;
 /** From this many elements the helper threads take a share (a share then outlasts waking a thread). */
-const THREAD_MIN_ELEMENTS = 1 << 18;
+const THREAD_MIN_ELEMENTS = 1 << 16;
 
 /** The kernels (pointers to the inputs and the output, the element count, scalars), numbered as `shared` in elementwise.as.ts numbers them. */
 const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep', 'reluBackwardScalar'] as const;
@@ -23,7 +23,7 @@ const CHUNK = 16384;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum' | 'shared', Kernel>;
+  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -117,13 +117,9 @@ function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, sca
   if (k === null) return undefined;
   const arrays = [...inputs, out];
   const copyIn = [...inputs.map(() => true), false];
-  if (n < THREAD_MIN_ELEMENTS && arrays.every((a) => heapAddress(a) < 0)) {
-    const local = placedLocally(arrays, copyIn, true, (at, exports) => exports[name](...at, n, ...scalars) ?? 0);
-    if (local !== undefined) return local;
-  }
+  const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
+  if (helpers.length === 0) return alone(k, arrays, copyIn, true, (at, exports) => exports[name](...at, n, ...scalars) ?? 0);
   return placed(arrays, copyIn, true, (at) => {
-    const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
-    if (helpers.length === 0) return k.exports[name](...at, n, ...scalars) ?? 0;
     // the threads claim chunks from a shared counter
     Atomics.store(heapCounter(), 0, 0);
     const args = [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalars[0] ?? 0, scalars[1] ?? 0, COUNTER_AT, CHUNK];
@@ -132,6 +128,15 @@ function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, sca
     for (const helper of helpers) result += helper.join();
     return result;
   });
+}
+
+/**
+ * `fn` on one thread: in place when an array is on the heap, else in the local instance's memory (or, if
+ * that is unavailable, in heap scratch blocks). Undefined when nothing ran.
+ */
+function alone<T>(k: Kernels, arrays: readonly Float32Array[], copyIn: readonly boolean[], copyOut: boolean, fn: (at: number[], exports: Kernels['exports']) => T): T | undefined {
+  const local = arrays.every((a) => heapAddress(a) < 0) ? placedLocally(arrays, copyIn, copyOut, fn) : undefined;
+  return local ?? placed(arrays, copyIn, copyOut, (at) => fn(at, k.exports));
 }
 
 /**
@@ -145,8 +150,24 @@ export function sumRuns(rows: Float32Array, out: Float32Array, count: number): b
     for (let o = 0; o < out.length; o++) out[o] = exports.sum(at + o * count * 4, count)!;
     return true;
   };
-  const done = heapAddress(rows) < 0 ? placedLocally([rows], [true], false, sums) : undefined;
-  return done ?? placed([rows], [true], false, (at) => sums(at, k.exports)) ?? false;
+  return alone(k, [rows], [true], false, sums) ?? false;
+}
+
+/**
+ * out[j] = the sum of column j of `rows` (rows of out.length floats), each in double precision row after
+ * row and rounded once: the bits of the JavaScript loop. False when that loop should run.
+ */
+export function sumColumns(rows: Float32Array, out: Float32Array): boolean {
+  const k = ready(rows.length);
+  if (k === null || out.length === 0) return false;
+  return alone(k, [rows, out], [true, false], true, ([src, dst], exports) => (exports.sumRows(src, dst, rows.length / out.length, out.length), true)) ?? false;
+}
+
+/** Adds `row` to every row of `data` in place (float32 adds, the bits of the JavaScript loop); false when that loop should run. */
+export function addRows(row: Float32Array, data: Float32Array): boolean {
+  const k = ready(data.length);
+  if (k === null || row.length === 0) return false;
+  return alone(k, [row, data], [true, true], true, ([r, d], exports) => (exports.addRows(r, d, data.length / row.length, row.length), true)) ?? false;
 }
 
 /** How many helper threads are ready to take a share of large arrays (loading the kernels if need be). */

@@ -47,6 +47,8 @@ let inUse = 0;
 let peak = 0;
 const free = new Map<number, number[]>();
 const blocks = new WeakMap<ArrayBufferView, Block>();
+/** Every buffer object the memory has had (a new one after each growth): views on any of them are on the heap. */
+const buffers = new WeakSet<ArrayBufferLike>();
 const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 
 /** The kernel modules that work on the heap, and the functions of each that helper threads run. */
@@ -127,10 +129,10 @@ export function jobIndex<M extends HeapModuleName>(name: M, fn: HeapJob<M>): num
 
 /** Sets every element of `array` to `value`: in WebAssembly for a heap array (a typed array's fill is several times slower on shared memory). */
 export function fillFloats(array: Float32Array, value: number): void {
-  const block = blocks.get(array);
-  const m = block === undefined ? null : heapModule('elementwise');
-  if (m === null || block === undefined || block.released) array.fill(value);
-  else m.exports.fill(block.at, array.length, value);
+  const at = heapAddress(array);
+  const m = at < 0 ? null : heapModule('elementwise');
+  if (m === null) array.fill(value);
+  else m.exports.fill(at, array.length, value);
 }
 
 /** The heap's memory, made on first use; null where shared WebAssembly memory is unavailable. */
@@ -139,6 +141,7 @@ export function heapMemory(): WebAssembly.Memory | null {
     try {
       memory = new WebAssembly.Memory({ initial: BASE / PAGE, maximum: 65536, shared: true });
       buffer = memory.buffer as unknown as SharedArrayBuffer;
+      buffers.add(buffer);
     } catch {
       memory = null;
     }
@@ -166,6 +169,7 @@ export function heapFloat32(size: number, zero: boolean, scratch = false): [Floa
         return null; // past the 4 GiB a memory can address, or out of memory
       }
       buffer = mem.buffer as unknown as SharedArrayBuffer;
+      buffers.add(buffer);
     }
     top += bytes;
   }
@@ -183,10 +187,14 @@ export function blockOf(array: ArrayBufferView): Block | undefined {
   return blocks.get(array);
 }
 
-/** The byte offset of `array` in the heap memory, or −1 when it lives elsewhere. */
+/**
+ * The byte offset of `array` in the heap memory, or −1 when it lives elsewhere (or is a released block).
+ * A view on part of a heap array (a parameter's `subarray`) is on the heap too.
+ */
 export function heapAddress(array: Float32Array): number {
   const block = blocks.get(array);
-  return block === undefined || block.released ? -1 : block.at;
+  if (block !== undefined) return block.released ? -1 : block.at;
+  return buffers.has(array.buffer) ? array.byteOffset : -1;
 }
 
 /**
