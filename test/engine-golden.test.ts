@@ -165,6 +165,14 @@ describe('losses, reductions and matmul match PyTorch', () => {
     expectClose([r.var(x).item()], [g.reductions.varAll], {}, 'var of all');
   });
 
+  it('softmax and logSoftmax at −∞ and NaN entries, as PyTorch', () => {
+    const x = r.tensor([[0, -Infinity, 1], [NaN, 0, 1], [-Infinity, -Infinity, -Infinity]], { dtype: 'float64' });
+    const lse = Math.log(1 + Math.E);
+    // an −∞ entry gets probability 0 (log −∞); a NaN, or a row of −∞ only, makes the whole row NaN
+    expect(Array.from(r.logSoftmax(x, 1).dataSync())).toEqual([-lse, -Infinity, 1 - lse, NaN, NaN, NaN, NaN, NaN, NaN]);
+    expect(Array.from(r.softmax(x, 1).dataSync())).toEqual([1 / (1 + Math.E), 0, Math.E / (1 + Math.E), NaN, NaN, NaN, NaN, NaN, NaN]);
+  });
+
   it('batched matmul with broadcasting', () => {
     const k = g.matmul;
     const a = f64(k.a.shape, k.a.values, true);

@@ -3,9 +3,9 @@ import { perDType } from './kernels';
 import { ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '../shape';
-import { fromOp, Tensor } from '../tensor';
+import { fromOp, isGradEnabled, record, Tensor } from '../tensor';
 import { add, cast, div, eq, exp, log, mul, sub, square, where } from './elementwise';
-import { contiguous, expand, permute, reshape } from './views';
+import { contiguous, expand, permute, reshape, transpose } from './views';
 import * as wasm from '../wasm/elementwise';
 
 export type Axis = number | readonly number[];
@@ -199,16 +199,94 @@ export function logsumexp(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOp
   return keepDims ? out : reshape(out, x.shape.filter((_, d) => !axes.includes(d)));
 }
 
-export function softmax(x: Tensor, axis = -1): Tensor {
-  const a = normalizeAxis('softmax', axis, x.ndim);
-  const e = exp(sub(x, max(x.detach(), a, { keepDims: true })));
-  return div(e, sum(e, a, { keepDims: true }));
+/**
+ * Each run of `count` values of xs (a row along the softmax axis) into out: softmax e^(x−m) / Σ e^(x−m),
+ * or its log x − m − log Σ e^(x−m), with m the row's maximum (0 when infinite, NaN when the row has one)
+ * and everything in double precision, each output rounded once. Self-contained for perDType.
+ */
+function softmaxRows(xs: ArrayLike<number>, out: { [i: number]: number }, count: number, log: boolean): void {
+  for (let base = 0; base < xs.length; base += count) {
+    const end = base + count;
+    let m = -Infinity;
+    for (let i = base; i < end; i++) {
+      const v = xs[i];
+      if (v > m || v !== v) m = v;
+      if (v !== v) break;
+    }
+    const shift = m === Infinity || m === -Infinity ? 0 : m;
+    let s = 0;
+    for (let i = base; i < end; i++) s += Math.exp(xs[i] - shift);
+    if (log) {
+      const lse = shift + Math.log(s);
+      for (let i = base; i < end; i++) out[i] = xs[i] - lse;
+    } else {
+      for (let i = base; i < end; i++) out[i] = Math.exp(xs[i] - shift) / s;
+    }
+  }
+}
+const softmaxRowsFor = perDType(softmaxRows);
+
+/**
+ * The input gradient of softmaxRows from the output y and its gradient g, row by row in double precision:
+ * g − e^y·Σg for log-softmax, y·(g − Σ g·y) for softmax (PyTorch's formulas). Self-contained for perDType.
+ */
+function softmaxRowsBackward(g: ArrayLike<number>, y: ArrayLike<number>, out: { [i: number]: number }, count: number, log: boolean): void {
+  for (let base = 0; base < y.length; base += count) {
+    const end = base + count;
+    let s = 0;
+    if (log) {
+      for (let i = base; i < end; i++) s += g[i];
+      for (let i = base; i < end; i++) out[i] = g[i] - Math.exp(y[i]) * s;
+    } else {
+      for (let i = base; i < end; i++) s += g[i] * y[i];
+      for (let i = base; i < end; i++) out[i] = y[i] * (g[i] - s);
+    }
+  }
+}
+const softmaxRowsBackwardFor = perDType(softmaxRowsBackward);
+
+/** softmax or logSoftmax over `axis` as one graph node (the axis moved last by a view when it is not). */
+function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor {
+  const a = normalizeAxis(op, axis, x.ndim);
+  const last = x.ndim - 1;
+  const rows = a === last ? x : transpose(x, a, last);
+  const dtype = floatResult(x.dtype);
+  const xs = contiguous(cast(rows.detach(), dtype)).dataSync();
+  const count = rows.shape[last] ?? 1;
+  const log = op === 'logSoftmax';
+  const out = allocate(dtype, xs.length, false);
+  softmaxRowsFor[dtype](xs, out, count, log);
+  const y = Tensor.fromData(out, rows.shape);
+  record(y, op, [rows], (g) => {
+    if (isGradEnabled()) {
+      // recording the backward pass: the same formulas from differentiable ops, through y
+      const gy = log ? exp(y) : mul(g, y);
+      return [log ? sub(g, mul(gy, sum(g, -1, { keepDims: true }))) : mul(y, sub(g, sum(gy, -1, { keepDims: true })))];
+    }
+    const dx = allocate(dtype, out.length, false);
+    softmaxRowsBackwardFor[dtype](cast(g, dtype).dataSync(), out, dx, count, log);
+    return [Tensor.fromData(dx, rows.shape)];
+  }, [y]);
+  return a === last ? y : transpose(y, a, last);
 }
 
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  const a = normalizeAxis('logSoftmax', axis, x.ndim);
-  return sub(x, logsumexp(x, a, { keepDims: true }));
+/** e^x / Σ e^x over `axis`, shifted by the maximum for stability. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxOp('softmax', x, axis);
 }
+
+/** log(softmax(x)) over `axis`: x − logsumexp(x), computed as one op. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxOp('logSoftmax', x, axis);
+}
+registerOp('softmax', [
+  { shapes: [[3, 4]], call: (x) => softmax(x), secondOrder: true },
+  { label: 'axis 0 of 3-D', shapes: [[3, 2, 4]], call: (x) => softmax(x, 0), secondOrder: true },
+]);
+registerOp('logSoftmax', [
+  { shapes: [[3, 4]], call: (x) => logSoftmax(x), secondOrder: true },
+  { label: 'axis 1 of 3-D', shapes: [[2, 3, 4]], call: (x) => logSoftmax(x, 1), secondOrder: true },
+]);
 
 /** Sums a broadcast gradient back to `shape` (the inverse of broadcasting). */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
