@@ -214,10 +214,14 @@ function sgemm(
     }
     return;
   }
+  // k in equal passes of at most KC (a multiple of 4), not KC, KC, … and a short remainder: each pass
+  // reads and writes the tiles of C once
+  const passes = (k + KC - 1) / KC;
+  const kcBlock = ((k + passes - 1) / passes + 3) & ~3;
   for (let jc = j0; jc < j1; jc += NC) {
     const nc = min(NC, j1 - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min(KC, k - pc);
+    for (let pc = 0; pc < k; pc += kcBlock) {
+      const kc = min(kcBlock, k - pc);
       const first = pc == 0;
       packB(b, brs, bcs, pc, kc, jc, nc, pb);
       for (let ic = i0; ic < i1; ic += MC) {
