@@ -8,7 +8,7 @@ import { sigmoid } from './activations';
 import { asTensor, mul, neg, square, sub, type TensorLike } from './elementwise';
 import { mapBinary } from './kernels';
 import { logSoftmax, mean } from './reduce';
-import { gather, reshape } from './views';
+import { reshape } from './views';
 
 /** A target of the prediction's shape, or a number or scalar broadcast to it. */
 function target(op: string, pred: Tensor, y: TensorLike): Tensor {
@@ -24,27 +24,45 @@ export function mseLoss(pred: Tensor, y: TensorLike): Tensor {
   return mean(square(sub(pred, target('mseLoss', pred, y))));
 }
 
-/** Class indices as an int32 column [N, 1], checked against the number of classes. */
-function labelColumn(op: string, labels: Tensor | readonly number[], n: number, classes: number): Tensor {
-  const t = labels instanceof Tensor ? labels : Tensor.fromData(Int32Array.from(labels), [labels.length]);
-  if (t.ndim !== 1 || t.shape[0] !== n) throw new ShapeError(op, [t.shape], `labels must be a 1-D list of ${n} class indices, got shape ${formatShape(t.shape)}`);
-  const values = t.dataSync();
+/** Class indices as an int32 array of n, checked against the number of classes. */
+function classIndices(op: string, labels: Tensor | readonly number[], n: number, classes: number): Int32Array {
+  const shape = labels instanceof Tensor ? labels.shape : [labels.length];
+  if (shape.length !== 1 || shape[0] !== n) throw new ShapeError(op, [shape], `labels must be a 1-D list of ${n} class indices, got shape ${formatShape(shape)}`);
+  const values = labels instanceof Tensor ? labels.dataSync() : labels;
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (!Number.isInteger(v) || v < 0 || v >= classes) throw new ValueError(op, `label ${v} at index ${i} is not a class index in [0, ${classes})`);
     out[i] = v;
   }
-  return Tensor.fromData(out, [n, 1]);
+  return out;
 }
 
-/** Negative log-likelihood of class indices under log-probabilities [N, C], averaged over the batch. */
+/**
+ * Negative log-likelihood of class indices under log-probabilities [N, C], averaged over the batch: one
+ * graph node, −(Σᵢ logProbs[i, labelᵢ]) / N summed in double precision, whose gradient is −g/N at each
+ * label and 0 elsewhere.
+ */
 export function nllLoss(logProbs: Tensor, labels: Tensor | readonly number[]): Tensor {
   const op = 'nllLoss';
   if (logProbs.ndim !== 2) throw new ShapeError(op, [logProbs.shape], `expected log-probabilities [N, C], got ${formatShape(logProbs.shape)}`);
   const [n, c] = logProbs.shape;
-  return neg(mean(gather(logProbs, 1, labelColumn(op, labels, n, c))));
+  const picked = classIndices(op, labels, n, c);
+  const dtype = floatResult(logProbs.dtype);
+  const [rowStride, colStride] = logProbs.strides;
+  const data = logProbs.storage.data;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += data[logProbs.offset + i * rowStride + picked[i] * colStride];
+  const out = allocate(dtype, 1);
+  out[0] = -total / n;
+  return fromOp(op, out, [], [logProbs], (g) => {
+    // one −1/N per row, at its label
+    const weights = allocate(dtype, n * c);
+    for (let i = 0; i < n; i++) weights[i * c + picked[i]] = -1 / n;
+    return [mul(Tensor.fromData(weights, [n, c]), g)];
+  });
 }
+registerOp('nllLoss', [{ shapes: [[3, 4]], call: (x) => nllLoss(x, [2, 0, 3]), secondOrder: true }]);
 
 /** Softmax cross-entropy of logits [N, C] against class indices, averaged over the batch. */
 export function crossEntropy(logits: Tensor, labels: Tensor | readonly number[]): Tensor {
