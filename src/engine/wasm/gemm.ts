@@ -30,8 +30,8 @@ interface Exports {
 
 /** Below this many multiply-adds the JavaScript loop wins (no copies, no call). */
 const WASM_MIN_WORK = 4096;
-/** Below this many multiply-adds (n ≈ 80 for a square product) a product runs on the calling thread alone. */
-const THREAD_MIN_WORK = 1 << 19;
+/** Below this many multiply-adds (n = 64 for a square product) a product runs on the calling thread alone. */
+const THREAD_MIN_WORK = 1 << 18;
 
 /** The sgemmShared arguments that do not depend on the thread: operands, shape and the split of C into blocks. */
 function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix, cAt: number, m: number, k: number, n: number, threads: number): number[] {
