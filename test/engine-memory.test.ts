@@ -6,7 +6,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { elementwiseHelpersReady } from '../src/engine/wasm/elementwise';
-import { heapAddress } from '../src/engine/wasm/heap';
+import { blockOf, heapAddress } from '../src/engine/wasm/heap';
 import {
   GradError, Tensor, ValueError, heapStats, keep, kinkHits, leakyRelu, linear, manualSeed, nn, optim, randn, relu, resetKinkHits, slice, sum, tensor, tidy, crossEntropy,
 } from '../src';
@@ -339,6 +339,9 @@ describe('views on heap arrays', () => {
     const view = data.subarray(BIG, 2 * BIG);
     expect(heapAddress(view)).toBe(heapAddress(data) + BIG * 4);
     expect(heapAddress(new Float32Array(BIG))).toBe(-1);
+    // only the whole array is the block's: a shorter view from its start is not (a tensor over it must not free it)
+    expect(blockOf(data)).toBe(p.storage.block);
+    expect(blockOf(data.subarray(0, BIG))).toBeUndefined();
     const g = heapTensor(3 * BIG, 42);
     const before = Float32Array.from(data);
     const gs = g.dataSync();

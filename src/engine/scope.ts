@@ -18,7 +18,6 @@ export class Scope {
 }
 
 let current: Scope | null = null;
-const owners = new WeakMap<Block, Scope>();
 
 export function currentScope(): Scope | null {
   return current;
@@ -30,7 +29,7 @@ export function scopedFloat32(size: number, zero: boolean): Float32Array | null 
   const made = heapFloat32(size, zero);
   if (made === null) return null;
   current.blocks.set(made[1], made[0]);
-  owners.set(made[1], current);
+  made[1].scope = current;
   return made[0];
 }
 
@@ -51,9 +50,9 @@ export function exitScope(scope: Scope, promoted: ReadonlySet<Block>): void {
       freeBlock(block);
     } else if (scope.parent !== null) {
       scope.parent.blocks.set(block, array);
-      owners.set(block, scope.parent);
+      block.scope = scope.parent;
     } else {
-      owners.delete(block);
+      block.scope = null;
       collectWith(array, block);
     }
   }
@@ -62,20 +61,20 @@ export function exitScope(scope: Scope, promoted: ReadonlySet<Block>): void {
 
 /** Takes `block` out of whichever scope owns it and leaves it to the garbage collector (keep()). */
 export function escape(block: Block): void {
-  const owner = owners.get(block);
-  if (owner === undefined) return;
+  const owner = block.scope;
+  if (owner === null) return;
   const array = owner.blocks.get(block)!;
   owner.blocks.delete(block);
-  owners.delete(block);
+  block.scope = null;
   collectWith(array, block);
 }
 
 /** Frees `block` now, whoever holds it (dispose()). */
 export function release(block: Block): void {
-  const owner = owners.get(block);
-  if (owner !== undefined) {
+  const owner = block.scope;
+  if (owner !== null) {
     owner.blocks.delete(block);
-    owners.delete(block);
+    block.scope = null;
   } else {
     uncollect(block);
   }

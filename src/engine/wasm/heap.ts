@@ -10,6 +10,7 @@
  */
 import { loadWasm, PAGE } from './load';
 import { HelperThread, threadCount } from './threads';
+import type { Scope } from '../scope';
 
 /** At most this many bytes of blocks are in use at once; past it, tensors get ordinary arrays. */
 export const HEAP_CAP = 2 ** 30;
@@ -21,14 +22,17 @@ const ALIGN = 64;
 /** The most any kernel reads past the end of an array: the matrix product's edge tiles, 3 rows of k ≤ 256 and 8 floats. */
 const SLACK = 4096;
 
-/** A run of heap bytes holding one array. */
+/** A run of heap bytes holding one array of `size` floats. */
 export class Block {
   released = false;
+  /** The tidy() scope that owns the block (scope.ts), or null once it has left every scope. */
+  scope: Scope | null = null;
   /** Blocks are numbered in the order they are handed out (see nextSerial). */
   readonly serial = serials++;
   constructor(
     readonly at: number,
     readonly bytes: number,
+    readonly size: number,
   ) {}
 }
 
@@ -46,7 +50,12 @@ let top = BASE;
 let inUse = 0;
 let peak = 0;
 const free = new Map<number, number[]>();
-const blocks = new WeakMap<ArrayBufferView, Block>();
+/**
+ * The blocks handed out and not yet freed, by byte offset. A plain map, not a WeakMap keyed by array: weak
+ * tables made every young-generation collection walk all their entries (scavenges of 5–18 ms, most garbage
+ * promoted), and a block's offset identifies it while it is live.
+ */
+const live = new Map<number, Block>();
 /** Every buffer object the memory has had (a new one after each growth): views on any of them are on the heap. */
 const buffers = new WeakSet<ArrayBufferLike>();
 const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
@@ -176,24 +185,24 @@ export function heapFloat32(size: number, zero: boolean, scratch = false): [Floa
   inUse += bytes;
   peak = Math.max(peak, inUse);
   const array = new Float32Array(buffer, at, size);
-  const block = new Block(at, bytes);
-  blocks.set(array, block);
+  const block = new Block(at, bytes, size);
+  live.set(at, block);
   if (zero) fillFloats(array, 0);
   return [array, block];
 }
 
 /** The heap block behind `array`, if it is one the heap handed out. */
-export function blockOf(array: ArrayBufferView): Block | undefined {
-  return blocks.get(array);
+export function blockOf(array: Float32Array): Block | undefined {
+  const block = buffers.has(array.buffer) ? live.get(array.byteOffset) : undefined;
+  return block !== undefined && block.size === array.length ? block : undefined;
 }
 
 /**
- * The byte offset of `array` in the heap memory, or −1 when it lives elsewhere (or is a released block).
- * A view on part of a heap array (a parameter's `subarray`) is on the heap too.
+ * The byte offset of `array` in the heap memory, or −1 when it lives elsewhere. A view on part of a heap
+ * array (a parameter's `subarray`) is on the heap too. (Tensors check that their block is still live when
+ * their data is read, before any kernel sees it.)
  */
 export function heapAddress(array: Float32Array): number {
-  const block = blocks.get(array);
-  if (block !== undefined) return block.released ? -1 : block.at;
   return buffers.has(array.buffer) ? array.byteOffset : -1;
 }
 
@@ -204,7 +213,7 @@ export function heapAddress(array: Float32Array): number {
 export function heapReserve(bytes: number): number | null {
   const made = heapFloat32(Math.ceil(bytes / 4), false, true);
   if (made === null) return null;
-  blocks.delete(made[0]);
+  live.delete(made[1].at);
   inUse -= made[1].bytes;
   return made[1].at;
 }
@@ -225,6 +234,7 @@ export function heapFloats(at: number, count: number): Float32Array {
 export function freeBlock(block: Block): void {
   if (block.released) return;
   block.released = true;
+  live.delete(block.at);
   inUse -= block.bytes;
   const list = free.get(block.bytes);
   if (list === undefined) free.set(block.bytes, [block.at]);
