@@ -176,21 +176,36 @@ describe('activation kernels on the heap', () => {
 });
 
 describe('float32 sums in WebAssembly', () => {
-  it('give the JavaScript loop’s bits (four partial sums in double precision), on the heap and off it', () => {
-    for (const size of [4096, 4099, 10007, 300001]) {
+  /** The documented sum: blocks of 4,096, each as eight partial sums in double precision, added in order. */
+  function blockedSum(values: ArrayLike<number>): number {
+    let total = 0;
+    for (let start = 0; start < values.length; start += 4096) {
+      const stop = Math.min(start + 4096, values.length);
+      const s = new Float64Array(8);
+      let i = start;
+      for (; i + 8 <= stop; i += 8) for (let l = 0; l < 8; l++) s[l] += values[i + l];
+      for (; i < stop; i++) s[0] += values[i];
+      total += s[0] + s[1] + (s[2] + s[3]) + (s[4] + s[5] + (s[6] + s[7]));
+    }
+    return total;
+  }
+
+  it('give the JavaScript loop’s bits (blocks of eight partial sums in double precision), on the heap and off it, on one thread and two', async () => {
+    for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await sleep(50);
+    // one block, a tail of each length past the eight lanes, several blocks, and a sum large enough to share
+    for (const size of [4096, 4099, 4103, 10007, 300001]) {
       manualSeed(size);
       const x = randn([size]).mul(1000);
-      const values = x.dataSync();
-      const partial = [0, 0, 0, 0];
-      let i = 0;
-      for (; i + 4 <= size; i += 4) for (let l = 0; l < 4; l++) partial[l] += values[i + l];
-      for (; i < size; i++) partial[0] += values[i];
-      const expected = Math.fround(partial[0] + partial[1] + (partial[2] + partial[3]));
+      const expected = Math.fround(blockedSum(x.dataSync()));
       expect(sum(x).item()).toBe(expected);
       expect(tidy(() => sum(tensor(x)).item())).toBe(expected);
       // rows of a 2-D sum over its last axis
       expect(tidy(() => sum(tensor(x.reshape([1, size])), 1).item())).toBe(expected);
+      expect(tidy(() => sum(tensor(x.reshape([size, 1]))).item())).toBe(expected);
     }
+    // float64 sums run the same JavaScript loop
+    const y = randn([9001], { dtype: 'float64' });
+    expect(sum(y).item()).toBe(blockedSum(y.dataSync()));
   });
 });
 

@@ -146,22 +146,52 @@ export function sgdStep(p: usize, g: usize, out: usize, n: i32, lr: f64): void {
   }
 }
 
+/** Elements per block of a sum: each block is summed alone (blockSum), then the block sums in order. */
+const SUM_BLOCK: i32 = 4096;
+
 /**
- * Σ x[0 … n) in double precision, as four partial sums s_l of the elements at l mod 4 (the last n mod 4 go
- * to s0), returned as (s0 + s1) + (s2 + s3): the JavaScript loop of sum in ops/reduce.ts, bit for bit.
+ * Σ x[0 … n) of one block in double precision: eight partial sums s_l of the elements at l mod 8 (the last
+ * n mod 8 go to s0), returned as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). Eight chains of
+ * additions instead of one, so the loop is not bound by the latency of an add.
  */
-export function sum(x: usize, n: i32): f64 {
+// @ts-ignore: decorator
+@inline
+function blockSum(x: usize, n: i32): f64 {
   let a = f64x2.splat(0);
   let b = a;
+  let c = a;
+  let d = a;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v = v128.load(x + (<usize>i << 2));
+  for (; i + 8 <= n; i += 8) {
+    const p = x + (<usize>i << 2);
+    const v = v128.load(p);
+    const w = v128.load(p, 16);
     a = f64x2.add(a, f64x2.promote_low_f32x4(v));
     b = f64x2.add(b, f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1)));
+    c = f64x2.add(c, f64x2.promote_low_f32x4(w));
+    d = f64x2.add(d, f64x2.promote_low_f32x4(v128.shuffle<u32>(w, w, 2, 3, 0, 1)));
   }
   let s0 = f64x2.extract_lane(a, 0);
   for (; i < n; i++) s0 += <f64>load<f32>(x + (<usize>i << 2));
-  return s0 + f64x2.extract_lane(a, 1) + (f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1));
+  const low = s0 + f64x2.extract_lane(a, 1) + (f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1));
+  return low + (f64x2.extract_lane(c, 0) + f64x2.extract_lane(c, 1) + (f64x2.extract_lane(d, 0) + f64x2.extract_lane(d, 1)));
+}
+
+/**
+ * Σ x[0 … n) in double precision: the blocks of SUM_BLOCK elements summed alone (blockSum) and added in
+ * order from 0. The JavaScript loop of sum in ops/reduce.ts, bit for bit.
+ */
+export function sum(x: usize, n: i32): f64 {
+  let total: f64 = 0;
+  for (let i = 0; i < n; i += SUM_BLOCK) total += blockSum(x + (<usize>i << 2), min(SUM_BLOCK, n - i));
+  return total;
+}
+
+/** The sums of the blocks of x[0 … n) that start in [start, start + m), each at out[its block's index] (f64). */
+function blockSums(x: usize, out: usize, start: i32, m: i32, n: i32): void {
+  for (let i = start; i < start + m; i += SUM_BLOCK) {
+    store<f64>(out + (<usize>(i / SUM_BLOCK) << 3), blockSum(x + (<usize>i << 2), min(SUM_BLOCK, n - i)));
+  }
 }
 
 /**
@@ -226,7 +256,8 @@ export function fill(x: usize, n: i32, v: f32): void {
 
 /**
  * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep,
- * 5 reluBackwardScalar: pointers a, b and, for three-array kernels, c; scalars s and t) on chunks of `chunk` elements that the threads taking part
+ * 5 reluBackwardScalar: pointers a, b and, for three-array kernels, c; scalars s and t; 6 the block sums of
+ * a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK) on chunks of `chunk` elements that the threads taking part
  * claim from the counter at `counter` until all n are done, so that a thread that falls behind takes fewer.
  * Returns the kink hits of the chunks this thread ran. Each element is computed alone: the bits do not
  * depend on who runs which chunk.
@@ -243,7 +274,8 @@ export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, 
       case 2: leakyForward(a + o, b + o, m, s); break;
       case 3: hits += leakyBackward(a + o, b + o, c + o, m, s); break;
       case 4: sgdStep(a + o, b + o, c + o, m, s); break;
-      default: hits += reluBackwardScalar(a + o, b + o, m, <f32>s, <f32>t);
+      case 5: hits += reluBackwardScalar(a + o, b + o, m, <f32>s, <f32>t); break;
+      default: blockSums(a, b, start, m, n);
     }
   }
   return hits;

@@ -17,6 +17,10 @@ const THREAD_MIN_ELEMENTS = 1 << 16;
 
 /** The kernels (pointers to the inputs and the output, the element count, scalars), numbered as `shared` in elementwise.as.ts numbers them. */
 const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep', 'reluBackwardScalar'] as const;
+/** `shared`'s number for the block sums of a sum (elementwise.as.ts). */
+const BLOCK_SUMS = KINDS.length;
+/** Elements per block of a sum (SUM_BLOCK in elementwise.as.ts); CHUNK is a multiple of it. */
+const SUM_BLOCK = 4096;
 type Name = (typeof KINDS)[number];
 /** Elements per chunk that a thread claims at a time (64 KiB of each array). */
 const CHUNK = 16384;
@@ -119,15 +123,20 @@ function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, sca
   const copyIn = [...inputs.map(() => true), false];
   const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
   if (helpers.length === 0) return alone(k, arrays, copyIn, true, (at, exports) => exports[name](...at, n, ...scalars) ?? 0);
-  return placed(arrays, copyIn, true, (at) => {
-    // the threads claim chunks from a shared counter
-    Atomics.store(heapCounter(), 0, 0);
-    const args = [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalars[0] ?? 0, scalars[1] ?? 0, COUNTER_AT, CHUNK];
-    for (const helper of helpers) helper.post(jobIndex('elementwise', 'shared'), args);
-    let result = k.exports.shared(...args) ?? 0;
-    for (const helper of helpers) result += helper.join();
-    return result;
-  });
+  return placed(arrays, copyIn, true, (at) => share(k, helpers, [KINDS.indexOf(name), at[0], at[1], at[2] ?? 0, n, scalars[0] ?? 0, scalars[1] ?? 0]));
+}
+
+/**
+ * Runs `shared` (elementwise.as.ts) with `args` (kind, pointers, count, scalars) on this thread and the
+ * `helpers`, which claim chunks from the heap's counter; returns the sum of their results.
+ */
+function share(k: Kernels, helpers: readonly HelperThread[], args: readonly number[]): number {
+  Atomics.store(heapCounter(), 0, 0);
+  const all = [...args, COUNTER_AT, CHUNK];
+  for (const helper of helpers) helper.post(jobIndex('elementwise', 'shared'), all);
+  let result = k.exports.shared(...all) ?? 0;
+  for (const helper of helpers) result += helper.join();
+  return result;
 }
 
 /**
@@ -140,12 +149,36 @@ function alone<T>(k: Kernels, arrays: readonly Float32Array[], copyIn: readonly 
 }
 
 /**
- * out[o] = the sum of the o-th run of `count` floats of `rows`, in double precision as four partial sums
- * (see sum in elementwise.as.ts): the same bits as the JavaScript loop. False when that loop should run.
+ * out[o] = the sum of the o-th run of `count` floats of `rows`, in double precision by blocks (see sum in
+ * elementwise.as.ts): the same bits as the JavaScript loop. A single large sum is shared with the helpers,
+ * block by block, and the block sums added in order, so the bits do not depend on the thread count. False
+ * when the JavaScript loop should run.
  */
 export function sumRuns(rows: Float32Array, out: Float32Array, count: number): boolean {
   const k = ready(count);
   if (k === null) return false;
+  const helpers = out.length === 1 && count >= THREAD_MIN_ELEMENTS ? k.helpers.filter((h) => h.ready) : [];
+  if (helpers.length > 0) {
+    const blocks = Math.ceil(count / SUM_BLOCK);
+    const sums = heapFloat32(2 * blocks, false, true);
+    if (sums !== null) {
+      try {
+        const total = placed([rows], [true], false, ([at]) => {
+          share(k, helpers, [BLOCK_SUMS, at, sums[1].at, 0, count, 0, 0]);
+          const blockSums = new Float64Array(sums[0].buffer, sums[1].at, blocks);
+          let s = 0;
+          for (let b = 0; b < blocks; b++) s += blockSums[b];
+          return s;
+        });
+        if (total !== undefined) {
+          out[0] = total;
+          return true;
+        }
+      } finally {
+        freeBlock(sums[1]);
+      }
+    }
+  }
   const sums = ([at]: number[], exports: Kernels['exports']): boolean => {
     for (let o = 0; o < out.length; o++) out[o] = exports.sum(at + o * count * 4, count)!;
     return true;
