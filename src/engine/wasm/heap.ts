@@ -126,14 +126,12 @@ export function heapHelpers(): HelperThread[] {
   return helpers;
 }
 
+/** The numbers HelperThread.post takes, by "module.function": the jobs of JOBS in order. */
+const JOB_NUMBERS = new Map(Object.entries(JOBS).flatMap(([module, fns]) => fns.map((fn) => `${module}.${fn}`)).map((key, i) => [key, i]));
+
 /** The number HelperThread.post takes for function `fn` of module `name`. */
 export function jobIndex<M extends HeapModuleName>(name: M, fn: HeapJob<M>): number {
-  let index = 0;
-  for (const [module, fns] of Object.entries(JOBS)) {
-    if (module === name) return index + (fns as readonly string[]).indexOf(fn);
-    index += fns.length;
-  }
-  return -1;
+  return JOB_NUMBERS.get(`${name}.${fn}`) ?? -1;
 }
 
 /** Sets every element of `array` to `value`: in WebAssembly for a heap array (a typed array's fill is several times slower on shared memory). */
