@@ -48,8 +48,8 @@ export function sum(x: Tensor, axis?: Axis, { keepDims = false }: ReduceOptions 
 
 /**
  * out[o] = the sum of the o-th run of `count` values, in double precision: blocks of 4,096 values, each
- * summed as eight partial sums (of the elements at 0 … 7 mod 8, the last count mod 8 going to the first)
- * added as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), and the block sums added in order. Eight
+ * summed as eight partial sums (of its elements at 0 … 7 mod 8, a last few past a multiple of eight going
+ * to the first) added as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), and the block sums added in order. Eight
  * independent additions a step instead of one chain; the blocks let threads share a large sum with the same
  * bits (sum in wasm/elementwise.as.ts). Self-contained for perDType.
  */

@@ -160,12 +160,13 @@ export function sumRuns(rows: Float32Array, out: Float32Array, count: number): b
   const helpers = out.length === 1 && count >= THREAD_MIN_ELEMENTS ? k.helpers.filter((h) => h.ready) : [];
   if (helpers.length > 0) {
     const blocks = Math.ceil(count / SUM_BLOCK);
-    const sums = heapFloat32(2 * blocks, false, true);
-    if (sums !== null) {
+    // room for one double per block
+    const scratch = heapFloat32(2 * blocks, false, true);
+    if (scratch !== null) {
       try {
         const total = placed([rows], [true], false, ([at]) => {
-          share(k, helpers, [BLOCK_SUMS, at, sums[1].at, 0, count, 0, 0]);
-          const blockSums = new Float64Array(sums[0].buffer, sums[1].at, blocks);
+          share(k, helpers, [BLOCK_SUMS, at, scratch[1].at, 0, count, 0, 0]);
+          const blockSums = new Float64Array(scratch[0].buffer, scratch[1].at, blocks);
           let s = 0;
           for (let b = 0; b < blocks; b++) s += blockSums[b];
           return s;
@@ -175,7 +176,7 @@ export function sumRuns(rows: Float32Array, out: Float32Array, count: number): b
           return true;
         }
       } finally {
-        freeBlock(sums[1]);
+        freeBlock(scratch[1]);
       }
     }
   }
