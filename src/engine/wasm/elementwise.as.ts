@@ -75,6 +75,20 @@ export function reluBackwardScalar(x: usize, out: usize, n: i32, gradAtZero: f32
   return reluGrad(x, 0, out, n, gradAtZero, true, g);
 }
 
+/** Lanes 0 and 1 of four floats, widened to doubles. */
+// @ts-ignore: decorator
+@inline
+function lowPair(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+/** Lanes 2 and 3 of four floats, widened to doubles. */
+// @ts-ignore: decorator
+@inline
+function highPair(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1));
+}
+
 /**
  * a·s for f32 lanes a and a double s, rounded once to f32: what JavaScript computes when it multiplies a
  * Float32Array element by a number and stores the product back.
@@ -82,8 +96,8 @@ export function reluBackwardScalar(x: usize, out: usize, n: i32, gradAtZero: f32
 // @ts-ignore: decorator
 @inline
 function scale(a: v128, s: v128): v128 {
-  const lo = f64x2.mul(f64x2.promote_low_f32x4(a), s);
-  const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<u32>(a, a, 2, 3, 0, 1)), s);
+  const lo = f64x2.mul(lowPair(a), s);
+  const hi = f64x2.mul(highPair(a), s);
   return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
@@ -136,8 +150,8 @@ export function sgdStep(p: usize, g: usize, out: usize, n: i32, lr: f64): void {
     const o = <usize>i << 2;
     const pv = v128.load(p + o);
     const gv = v128.load(g + o);
-    const lo = f64x2.sub(f64x2.promote_low_f32x4(pv), f64x2.mul(rate, f64x2.promote_low_f32x4(gv)));
-    const hi = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<u32>(pv, pv, 2, 3, 0, 1)), f64x2.mul(rate, f64x2.promote_low_f32x4(v128.shuffle<u32>(gv, gv, 2, 3, 0, 1))));
+    const lo = f64x2.sub(lowPair(pv), f64x2.mul(rate, lowPair(gv)));
+    const hi = f64x2.sub(highPair(pv), f64x2.mul(rate, highPair(gv)));
     v128.store(out + o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
   }
   for (; i < n; i++) {
@@ -166,10 +180,10 @@ function blockSum(x: usize, n: i32): f64 {
     const p = x + (<usize>i << 2);
     const v = v128.load(p);
     const w = v128.load(p, 16);
-    a = f64x2.add(a, f64x2.promote_low_f32x4(v));
-    b = f64x2.add(b, f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1)));
-    c = f64x2.add(c, f64x2.promote_low_f32x4(w));
-    d = f64x2.add(d, f64x2.promote_low_f32x4(v128.shuffle<u32>(w, w, 2, 3, 0, 1)));
+    a = f64x2.add(a, lowPair(v));
+    b = f64x2.add(b, highPair(v));
+    c = f64x2.add(c, lowPair(w));
+    d = f64x2.add(d, highPair(w));
   }
   let s0 = f64x2.extract_lane(a, 0);
   for (; i < n; i++) s0 += <f64>load<f32>(x + (<usize>i << 2));
@@ -229,10 +243,10 @@ export function sumRows(src: usize, out: usize, count: i32, width: i32): void {
     for (let r = 0; r < count; r++) {
       const v0 = v128.load(p);
       const v1 = v128.load(p, 16);
-      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v0));
-      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<u32>(v0, v0, 2, 3, 0, 1)));
-      a2 = f64x2.add(a2, f64x2.promote_low_f32x4(v1));
-      a3 = f64x2.add(a3, f64x2.promote_low_f32x4(v128.shuffle<u32>(v1, v1, 2, 3, 0, 1)));
+      a0 = f64x2.add(a0, lowPair(v0));
+      a1 = f64x2.add(a1, highPair(v0));
+      a2 = f64x2.add(a2, lowPair(v1));
+      a3 = f64x2.add(a3, highPair(v1));
       p += row;
     }
     const o = out + (<usize>j << 2);
