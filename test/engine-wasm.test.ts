@@ -98,7 +98,15 @@ describe('WebAssembly matrix product', () => {
   it('gives bit-identical results on one thread and on two, operands on the heap or not', () => {
     expectSameOnOneAndTwoThreads(`() => {
       r.manualSeed(7);
-      return [r.matmul(r.randn([300, 500]), r.randn([500, 200]).transpose(0, 1).contiguous().transpose(0, 1))];
+      // by rows of C (more rows than columns); by columns, A read in place row- and column-major, with a
+      // last panel of 3 rows and a last tile of 4 columns (claims shrink toward the end)
+      const a = r.randn([131, 500]);
+      const b = r.randn([500, 700]);
+      return [
+        r.matmul(r.randn([300, 500]), r.randn([500, 200]).transpose(0, 1).contiguous().transpose(0, 1)),
+        r.matmul(a, b),
+        r.matmul(a.transpose(0, 1).contiguous().transpose(0, 1), b),
+      ];
     }`);
   });
 });

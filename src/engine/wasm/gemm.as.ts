@@ -189,7 +189,7 @@ function sgemm(
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
   c: usize, ldc: i32,
-  k: i32, i0: i32, i1: i32, j0: i32, j1: i32, scratch: usize,
+  k: i32, i0: i32, i1: i32, j0: i32, j1: i32, inPlaceA: bool, scratch: usize,
 ): void {
   const pa = scratch;
   const pb = pa + <usize>(MC * KC) * 4;
@@ -226,14 +226,27 @@ function sgemm(
       packB(b, brs, bcs, pc, kc, jc, nc, pb);
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = min(MC, i1 - ic);
-        packA(a, ars, acs, ic, mc, pc, kc, pa);
+        // A in place: only a last panel of fewer than MR rows is packed (padded with zeros), at pa
+        const whole = inPlaceA ? mc & ~(MR - 1) : 0;
+        packA(a, ars, acs, ic + whole, mc - whole, pc, kc, pa);
         for (let jr = 0; jr < nc; jr += NR) {
           const cols = min(NR, nc - jr);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const rows = min(MR, mc - ir);
-            const panelA = pa + <usize>(ir * kc) * 4;
-            const panelB = pb + <usize>(jr * kc) * 4;
+          const panelB = pb + <usize>(jr * kc) * 4;
+          let ir = 0;
+          for (; ir < whole; ir += MR) {
+            const panelA = a + <usize>((ic + ir) * ars + pc * acs) * 4;
             const dst = c + <usize>((ic + ir) * ldc + jc + jr) * 4;
+            if (cols == NR) {
+              micro(kc, panelA, <usize>ars * 4, <usize>acs * 4, panelB, NR * 4, dst, ldc, first);
+            } else {
+              micro(kc, panelA, <usize>ars * 4, <usize>acs * 4, panelB, NR * 4, tile, NR, true);
+              flushEdge(tile, dst, ldc, MR, cols, first);
+            }
+          }
+          for (; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const dst = c + <usize>((ic + ir) * ldc + jc + jr) * 4;
+            const panelA = pa + <usize>((ir - whole) * kc) * 4;
             if (rows == MR && cols == NR) {
               micro(kc, panelA, 4, MR * 4, panelB, NR * 4, dst, ldc, first);
             } else {
@@ -249,22 +262,32 @@ function sgemm(
 }
 
 /**
- * The whole product C = A·B (m×n), shared between threads: each thread that calls this takes blocks of
- * `block` rows (byRows) or columns of C from the counter at `counter` until none are left, so a slower
- * thread simply takes fewer. Each block is computed by sgemm, so the result does not depend on who took it.
+ * The whole product C = A·B (m×n), shared between threads: each thread that calls this claims the next
+ * rows (byRows) or columns of C from the counter at `counter` (the first not yet claimed) until none are
+ * left. A claim is a share of what is left (1/parts of it, in whole tiles), never less than `least`
+ * rows or columns: large first, small toward the end, so that no thread is left waiting long on another's
+ * last claim. Each claim is computed by sgemm, and an element of C is summed in the same order whoever
+ * computes it, so the result depends neither on the thread count nor on who claimed what.
+ *
+ * When C is split by columns, every claim reads all of A: a dense A is then read in place, not packed again
+ * for each claim.
  */
 export function sgemmShared(
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
   c: usize, m: i32, k: i32, n: i32,
-  byRows: bool, block: i32, counter: usize, scratch: usize,
+  byRows: bool, least: i32, parts: i32, counter: usize, scratch: usize,
 ): void {
   const extent = byRows ? m : n;
+  const unit = byRows ? MR : NR;
+  const inPlaceA = !byRows && (acs == 1 || ars == 1);
   for (;;) {
-    const lo = atomic.add<i32>(counter, 1) * block;
+    const lo = atomic.load<i32>(counter);
     if (lo >= extent) break;
-    const hi = min(extent, lo + block);
-    if (byRows) sgemm(a, ars, acs, b, brs, bcs, c, n, k, lo, hi, 0, n, scratch);
-    else sgemm(a, ars, acs, b, brs, bcs, c, n, k, 0, m, lo, hi, scratch);
+    const share = ((extent - lo + parts * unit - 1) / (parts * unit)) * unit;
+    const hi = min(extent, lo + max(least, share));
+    if (atomic.cmpxchg<i32>(counter, lo, hi) != lo) continue;
+    if (byRows) sgemm(a, ars, acs, b, brs, bcs, c, n, k, lo, hi, 0, n, false, scratch);
+    else sgemm(a, ars, acs, b, brs, bcs, c, n, k, 0, m, lo, hi, inPlaceA, scratch);
   }
 }

@@ -3,11 +3,11 @@
  *
  * The product runs on the tensor heap (heap.ts): operands already there (tensors made inside `tidy()`) are
  * read in place and the product is written straight into its result; others are copied in and out. Large
- * products are shared with the heap's helper threads (one per extra core), which take blocks of C from a
- * counter; each element of C is computed by one thread in a fixed order, so results are bit-identical
- * whatever the thread count and whoever takes which block. Products one thread runs on operands that are
- * not on the heap use a second instance of the same build on a memory of its own: copies into an unshared
- * memory are plain copies, 2–3× faster than into shared memory.
+ * products are shared with the heap's helper threads (one per extra core), which claim rows or columns of C
+ * from a counter; each element of C is computed by one thread in a fixed order, so results are
+ * bit-identical whatever the thread count and whoever claims what. Products one thread runs on operands
+ * that are not on the heap use a second instance of the same build on a memory of its own: copies into an
+ * unshared memory are plain copies, 2–3× faster than into shared memory.
  *
  * `RELULAB_THREADS=n` caps the threads (1 disables the helpers); `RELULAB_WASM=0` turns the kernels off.
  */
@@ -24,7 +24,7 @@ export interface StridedMatrix {
 
 interface Exports {
   scratchBytes(): number;
-  /** (a, ars, acs, b, brs, bcs, c, m, k, n, byRows, block, counter, scratch): see gemm.as.ts. */
+  /** (a, ars, acs, b, brs, bcs, c, m, k, n, byRows, least, parts, counter, scratch): see gemm.as.ts. */
   sgemmShared(...args: number[]): void;
 }
 
@@ -33,15 +33,21 @@ const WASM_MIN_WORK = 4096;
 /** Below this many multiply-adds (n = 64 for a square product) a product runs on the calling thread alone. */
 const THREAD_MIN_WORK = 1 << 18;
 
-/** The sgemmShared arguments that do not depend on the thread: operands, shape and the split of C into blocks. */
+/** The most floats of A that a product shared by columns of C reads in place for each claim. */
+const A_IN_PLACE_MAX = 1 << 18;
+
+/** The sgemmShared arguments that do not depend on the thread: operands, shape and how C is shared out. */
 function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix, cAt: number, m: number, k: number, n: number, threads: number): number[] {
-  // blocks of rows of C when there are more rows than columns, else of columns: whole tiles, two blocks per
-  // thread, so that a thread that falls behind takes fewer
-  const byRows = m >= n;
+  // Claims take a share of what is left, half a thread's share at first. A claim of columns of C reads all
+  // of A in place and packs only its own columns of B, so columns are claimed down to two tiles' width and a
+  // thread that falls behind holds the others up by little. A claim of rows packs all of B again, so rows
+  // are claimed in blocks of the first size. C goes by columns unless it has more rows than columns or A
+  // is larger than 1 MB (read again by every claim of columns).
+  const byRows = m > n || m * k > A_IN_PLACE_MAX;
   const extent = byRows ? m : n;
-  const unit = byRows ? 4 : 8;
-  const block = threads === 1 ? extent : Math.ceil(extent / unit / (2 * threads)) * unit;
-  return [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, block];
+  const parts = 2 * threads;
+  const least = threads === 1 ? extent : byRows ? Math.ceil(extent / 4 / parts) * 4 : 16;
+  return [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, least, parts];
 }
 
 /** Packing space on the heap for each thread (the calling thread's first), set aside once. */
