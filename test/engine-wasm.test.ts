@@ -1,13 +1,16 @@
 /**
- * The WebAssembly SIMD matrix product: float32 products of every layout agree with float64 ones, and the
- * result does not depend on the number of threads.
+ * The WebAssembly SIMD kernels: float32 products of every layout agree with float64 ones, and the result
+ * does not depend on the number of threads; convolutions, SGD and the binary ops give the JavaScript loops' bits.
  */
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as r from '../src';
 import { cast, contiguous, manualSeed, matmul, randn, transpose, type Tensor } from '../src';
 import { directConvAvailable } from '../src/engine/wasm/conv';
+import { BinaryLayout, binaryOp, elementwiseHelpersReady } from '../src/engine/wasm/elementwise';
+import { heapAddress } from '../src/engine/wasm/heap';
 import { wasmGemmAvailable } from '../src/engine/wasm/gemm';
 
 /**
@@ -201,4 +204,71 @@ describe('plain SGD update in WebAssembly', () => {
       for (let i = 0; i < size; i++) expect(Object.is(after[i], Math.fround(before[i] - lr * g[i])), `parameter ${i}`).toBe(true);
     });
   }
+});
+
+describe('add, sub, mul and div of float32 tensors in WebAssembly', () => {
+  // values at the edges of float32 (signed zeros, infinities, NaN, subnormals, the largest finite) among
+  // ordinary ones, so that every IEEE case of the four operations comes up
+  const special = [0, -0, 1, -1, NaN, Infinity, -Infinity, 1e-45, -3e-39, 3.4e38, -3.4e38, 1 / 3];
+  const values = (shape: number[], seed: number): Tensor => {
+    manualSeed(seed);
+    const t = randn(shape);
+    const data = t.dataSync() as Float32Array;
+    for (let i = seed % 5; i < data.length; i += 5) data[i] = special[(i + seed) % special.length];
+    return t;
+  };
+  const ops = { add: r.add, sub: r.sub, mul: r.mul, div: r.div };
+  /** float64 of the same inputs, rounded once to float32: exact for these four operations. */
+  const expected = (op: keyof typeof ops, a: Tensor, b: Tensor): Float32Array => Float32Array.from(ops[op](cast(a, 'float64'), cast(b, 'float64')).dataSync());
+
+  // every layout the kernels take, with rows and widths that leave a tail of 1–3 floats; the last two are
+  // large enough to be shared with the helper thread
+  const layouts: [string, number[], number[]][] = [
+    ['same shape', [67, 129], [67, 129]],
+    ['a scalar on the right', [5001], []],
+    ['a scalar on the left', [1], [70, 75]],
+    ['a row on the right (a bias)', [70, 97], [97]],
+    ['a row on the left', [1, 97], [70, 97]],
+    ['one value per row on the right', [3, 70, 99], [3, 70, 1]],
+    ['one value per row on the left', [70, 1], [70, 99]],
+    ['same shape, shared between threads', [300, 301], [300, 301]],
+    ['a scalar, shared between threads', [90_001], [1]],
+  ];
+
+  beforeAll(async () => {
+    for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await new Promise((ok) => setTimeout(ok, 50));
+  });
+
+  for (const [label, aShape, bShape] of layouts) {
+    it(`${label}: the bits of the JavaScript loop, on the tensor heap and off it`, () => {
+      const a = values(aShape, aShape.length + 1);
+      const b = values(bShape, bShape.length + 7);
+      for (const op of Object.keys(ops) as (keyof typeof ops)[]) {
+        const want = expected(op, a, b);
+        const check = (got: Tensor, where: string): void => {
+          const data = got.dataSync();
+          expect(data.length).toBe(want.length);
+          for (let i = 0; i < want.length; i++) if (!Object.is(data[i], want[i])) expect.fail(`${op} ${where}, element ${i}: ${data[i]} instead of ${want[i]}`);
+        };
+        check(ops[op](a, b), 'off the heap');
+        r.tidy(() => {
+          const [ha, hb] = [a, b].map((t) => r.tensor(Float32Array.from(t.dataSync()), { shape: t.shape }));
+          expect(heapAddress((ha.size >= hb.size ? ha : hb).storage.data)).toBeGreaterThanOrEqual(0);
+          check(ops[op](ha, hb), 'on the heap');
+        });
+      }
+    });
+  }
+
+  it('the kernels take these layouts themselves (they do not decline to the JavaScript loop)', () => {
+    const a = new Float32Array(8000).fill(1.5);
+    const b = new Float32Array(80).fill(0.25);
+    const out = new Float32Array(8000);
+    expect(binaryOp(1, BinaryLayout.RowRight, a, b, out, 100, 80)).toBe(true);
+    expect(out.every((v) => v === 1.25)).toBe(true);
+    expect(binaryOp(3, BinaryLayout.ScalarLeft, b, a, out, 1, 8000, 3)).toBe(true);
+    expect(out.every((v) => v === 2)).toBe(true);
+    // a scalar that float32 cannot hold exactly is left to the JavaScript loop
+    expect(binaryOp(0, BinaryLayout.ScalarRight, a, b, out, 1, 8000, 0.1)).toBe(false);
+  });
 });

@@ -1,8 +1,9 @@
 import { allocate, floatResult, promote, type DType, type TypedArray } from '../dtype';
 import { DTypeError, ValueError } from '../errors';
 import { registerOp, type GradCheck } from '../registry';
-import { broadcastShapes, sameShape } from '../shape';
+import { broadcastShapes, sameShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isBroadcastScalar, isGradEnabled, record, Tensor } from '../tensor';
+import * as wasm from '../wasm/elementwise';
 import { binaryLoops, mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
 
 /** A tensor or a plain number, which acts as a 0-d tensor of the other operand's dtype. */
@@ -240,12 +241,45 @@ interface BinaryDef {
   backward: (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
   /** Division-like ops always give floating point. */
   floatOut?: boolean;
+  /** The op's number for the WebAssembly loops of float32 operands (binaryOp in wasm/elementwise.ts). */
+  simd?: number;
   /** Input interval for the gradient checks. */
   domain?: readonly [number, number];
   checks?: readonly GradCheck[];
 }
 
 export type BinaryOp = (a: TensorLike, b: TensorLike) => Tensor;
+
+/** The float32 elements of a contiguous tensor, as a view of its storage. */
+function elements(t: Tensor): Float32Array {
+  const data = t.storage.data as Float32Array;
+  return t.offset === 0 && data.length === t.size ? data : data.subarray(t.offset, t.offset + t.size);
+}
+
+/**
+ * A binary op of float32 tensors in WebAssembly when their layouts are ones its loops take (same shape,
+ * a scalar, a row or one value per row against a whole operand, all contiguous): the JavaScript loop's
+ * bits. Null when that loop should run.
+ */
+function simdBinary(op: number, a: Tensor, b: Tensor, shape: Shape): Float32Array | null {
+  const size = sizeOf(shape);
+  if (size < wasm.WASM_MIN_ELEMENTS || a.dtype !== 'float32' || b.dtype !== 'float32' || !a.isContiguous() || !b.isContiguous()) return null;
+  const width = shape[shape.length - 1];
+  const rows = size / width;
+  const whole = (t: Tensor): boolean => t.size === size && t.ndim === shape.length;
+  const row = (t: Tensor): boolean => t.size === width && t.shape[t.ndim - 1] === width;
+  const column = (t: Tensor): boolean => t.size === rows && t.ndim === shape.length && t.shape[t.ndim - 1] === 1;
+  // the layouts with the lone operand on the left are those with it on the right, plus one
+  const lone = (t: Tensor, left: boolean): wasm.BinaryLayout | null => {
+    const right = t.size === 1 ? wasm.BinaryLayout.ScalarRight : row(t) ? wasm.BinaryLayout.RowRight : column(t) ? wasm.BinaryLayout.ColumnRight : null;
+    return right === null ? null : right + (left ? 1 : 0);
+  };
+  const layout = whole(a) && whole(b) ? wasm.BinaryLayout.Whole : whole(a) ? lone(b, false) : whole(b) ? lone(a, true) : null;
+  if (layout === null) return null;
+  const out = allocate('float32', size, false) as Float32Array;
+  const s = layout === wasm.BinaryLayout.ScalarRight ? b.storage.data[b.offset] : layout === wasm.BinaryLayout.ScalarLeft ? a.storage.data[a.offset] : 0;
+  return wasm.binaryOp(op, layout, elements(a), elements(b), out, rows, width, s) ? out : null;
+}
 
 function defineBinary(def: BinaryDef): BinaryOp {
   const { name } = def;
@@ -254,7 +288,7 @@ function defineBinary(def: BinaryDef): BinaryOp {
     const [a, b] = operands(name, left, right);
     const shape = broadcastShapes(name, a.shape, b.shape);
     const dtype = def.floatOut ? floatResult(promote(a.dtype, b.dtype)) : promote(a.dtype, b.dtype);
-    const data = mapBinary(a, b, shape, dtype, def.forward, loops);
+    const data = (def.simd !== undefined && dtype === 'float32' && simdBinary(def.simd, a, b, shape)) || mapBinary(a, b, shape, dtype, def.forward, loops);
     const y: Tensor = fromOp(name, data, shape, [a, b], (g) => def.backward(a, b, y, g), [a, b]);
     return y;
   };
@@ -268,24 +302,28 @@ function defineBinary(def: BinaryDef): BinaryOp {
 
 export const add = defineBinary({
   name: 'add',
+  simd: 0,
   forward: (a, b) => a + b,
   backward: (_a, _b, _y, g) => [g, g],
 });
 
 export const sub = defineBinary({
   name: 'sub',
+  simd: 1,
   forward: (a, b) => a - b,
   backward: (_a, _b, _y, g) => [g, neg(g)],
 });
 
 export const mul = defineBinary({
   name: 'mul',
+  simd: 2,
   forward: (a, b) => a * b,
   backward: (a, b, _y, g) => [mul(g, b), mul(g, a)],
 });
 
 export const div = defineBinary({
   name: 'div',
+  simd: 3,
   forward: (a, b) => a / b,
   floatOut: true,
   // d(a/b)/db = -a/b² = -y/b

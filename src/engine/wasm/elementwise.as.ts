@@ -1,8 +1,9 @@
 // AssemblyScript, compiled to WebAssembly SIMD at build time (scripts/build-wasm.js).
 //
-// Float32 loops of the hottest activations, four lanes at a time, each equal element for element to the
-// scalar definitions in ops/activations.ts (signed zeros and NaN included). Arrays are byte offsets into
-// the tensor heap (wasm/heap.ts), which the module imports; the last n % 4 elements run one at a time.
+// Float32 loops of the hottest activations and binary ops, four lanes at a time, each equal element for
+// element to the scalar definitions in ops/ (signed zeros and NaN included), and sums in double precision.
+// Arrays are byte offsets into the tensor heap (wasm/heap.ts), which the module imports; the last n % 4
+// elements run one at a time.
 
 /** relu: max(x, 0), which maps −0 to +0 and keeps NaN. */
 export function reluForward(x: usize, y: usize, n: i32): void {
@@ -260,6 +261,97 @@ export function sumRows(src: usize, out: usize, count: i32, width: i32): void {
   }
 }
 
+/** x ∘ y lane by lane for op 0 add, 1 sub, 2 mul, 3 div: exactly rounded f32 operations, as JavaScript's. */
+// @ts-ignore: decorator
+@inline
+function apply(op: i32, x: v128, y: v128): v128 {
+  if (op == 0) return f32x4.add(x, y);
+  if (op == 1) return f32x4.sub(x, y);
+  if (op == 2) return f32x4.mul(x, y);
+  return f32x4.div(x, y);
+}
+
+/** apply for one float. */
+// @ts-ignore: decorator
+@inline
+function apply1(op: i32, x: f32, y: f32): f32 {
+  if (op == 0) return x + y;
+  if (op == 1) return x - y;
+  if (op == 2) return x * y;
+  return x / y;
+}
+
+/**
+ * out[i] = a[i] ∘ b[i] for n floats, where an operand flagged as a scalar is the one float `s` instead
+ * (never both). Inlined for every op and layout, each with its flags fixed.
+ */
+// @ts-ignore: decorator
+@inline
+function binaryRun(op: i32, a: usize, b: usize, out: usize, n: i32, aScalar: bool, bScalar: bool, s: f32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, apply(op, aScalar ? sv : v128.load(a + o), bScalar ? sv : v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, apply1(op, aScalar ? s : load<f32>(a + o), bScalar ? s : load<f32>(b + o)));
+  }
+}
+
+/**
+ * A binary op over `rows` rows of `width` floats into out, with its operands laid out as `layout` says:
+ * 0 both whole; 1 a whole and b one row (repeated on every row); 2 a one row, b whole; 3 a whole and b one
+ * float per row; 4 a one float per row, b whole; 5 a whole and b the scalar s; 6 a the scalar s, b whole.
+ */
+// @ts-ignore: decorator
+@inline
+function binaryLayout(op: i32, layout: i32, a: usize, b: usize, out: usize, rows: i32, width: i32, s: f32): void {
+  const n = rows * width;
+  if (layout == 0) binaryRun(op, a, b, out, n, false, false, 0);
+  else if (layout == 5) binaryRun(op, a, 0, out, n, false, true, s);
+  else if (layout == 6) binaryRun(op, 0, b, out, n, true, false, s);
+  else {
+    const row = <usize>width << 2;
+    for (let r = 0; r < rows; r++) {
+      const o = <usize>r * row;
+      if (layout == 1) binaryRun(op, a + o, b, out + o, width, false, false, 0);
+      else if (layout == 2) binaryRun(op, a, b + o, out + o, width, false, false, 0);
+      else if (layout == 3) binaryRun(op, a + o, 0, out + o, width, false, true, load<f32>(b + (<usize>r << 2)));
+      else binaryRun(op, 0, b + o, out + o, width, true, false, load<f32>(a + (<usize>r << 2)));
+    }
+  }
+}
+
+/** binaryLayout for one op, each layout its own loop. */
+// @ts-ignore: decorator
+@inline
+function binaryOp(op: i32, layout: i32, a: usize, b: usize, out: usize, rows: i32, width: i32, s: f32): void {
+  switch (layout) {
+    case 0: binaryLayout(op, 0, a, b, out, rows, width, s); break;
+    case 1: binaryLayout(op, 1, a, b, out, rows, width, s); break;
+    case 2: binaryLayout(op, 2, a, b, out, rows, width, s); break;
+    case 3: binaryLayout(op, 3, a, b, out, rows, width, s); break;
+    case 4: binaryLayout(op, 4, a, b, out, rows, width, s); break;
+    case 5: binaryLayout(op, 5, a, b, out, rows, width, s); break;
+    default: binaryLayout(op, 6, a, b, out, rows, width, s);
+  }
+}
+
+/**
+ * add, sub, mul or div (op 0–3) of float32 operands in one of binaryLayout's layouts: the bits of the
+ * JavaScript loop, which computes in double precision and rounds once (exact for these four operations).
+ */
+export function binary(op: i32, layout: i32, a: usize, b: usize, out: usize, rows: i32, width: i32, s: f32): void {
+  switch (op) {
+    case 0: binaryOp(0, layout, a, b, out, rows, width, s); break;
+    case 1: binaryOp(1, layout, a, b, out, rows, width, s); break;
+    case 2: binaryOp(2, layout, a, b, out, rows, width, s); break;
+    default: binaryOp(3, layout, a, b, out, rows, width, s);
+  }
+}
+
 /** Sets n floats from x to v. */
 export function fill(x: usize, n: i32, v: f32): void {
   const vv = f32x4.splat(v);
@@ -271,7 +363,8 @@ export function fill(x: usize, n: i32, v: f32): void {
 /**
  * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep,
  * 5 reluBackwardScalar: pointers a, b and, for three-array kernels, c; scalars s and t; 6 the block sums of
- * a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK) on chunks of `chunk` elements that the threads taking part
+ * a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK; 7 binary op s of a and b into c; 8 of
+ * a and the scalar t; 9 of the scalar t and b) on chunks of `chunk` elements that the threads taking part
  * claim from the counter at `counter` until all n are done, so that a thread that falls behind takes fewer.
  * Returns the kink hits of the chunks this thread ran. Each element is computed alone: the bits do not
  * depend on who runs which chunk.
@@ -289,7 +382,10 @@ export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, 
       case 3: hits += leakyBackward(a + o, b + o, c + o, m, s); break;
       case 4: sgdStep(a + o, b + o, c + o, m, s); break;
       case 5: hits += reluBackwardScalar(a + o, b + o, m, <f32>s, <f32>t); break;
-      default: blockSums(a, b, start, m, n);
+      case 6: blockSums(a, b, start, m, n); break;
+      case 7: binary(<i32>s, 0, a + o, b + o, c + o, 1, m, 0); break;
+      case 8: binary(<i32>s, 5, a + o, 0, c + o, 1, m, <f32>t); break;
+      default: binary(<i32>s, 6, 0, b + o, c + o, 1, m, <f32>t);
     }
   }
   return hits;

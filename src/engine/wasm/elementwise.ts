@@ -1,6 +1,6 @@
 /**
- * The float32 activation loops and the plain SGD update in WebAssembly SIMD (elementwise.as.ts), run on the
- * tensor heap (heap.ts). Arrays already there (tensors made inside `tidy()`) are read and written in place;
+ * The float32 activation loops, add/sub/mul/div, sums and the plain SGD update in WebAssembly SIMD
+ * (elementwise.as.ts), run on the tensor heap (heap.ts). Arrays already there (tensors made inside `tidy()`) are read and written in place;
  * others are copied into a scratch block and back, which still beats V8's checks on every element of a
  * JavaScript loop for large arrays. Large arrays are shared with the helper threads (one per extra core), in
  * chunks each thread claims from a counter: each element is computed alone, so the bits do not depend on
@@ -17,7 +17,7 @@ const THREAD_MIN_ELEMENTS = 1 << 16;
 
 /** The kernels (pointers to the inputs and the output, the element count, scalars), numbered as `shared` in elementwise.as.ts numbers them. */
 const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep', 'reluBackwardScalar'] as const;
-/** `shared`'s number for the block sums of a sum (elementwise.as.ts). */
+/** `shared`'s number for the block sums of a sum (elementwise.as.ts); the binary ops' follow it. */
 const BLOCK_SUMS = KINDS.length;
 /** Elements per block of a sum (SUM_BLOCK in elementwise.as.ts); CHUNK is a multiple of it. */
 const SUM_BLOCK = 4096;
@@ -27,7 +27,7 @@ const CHUNK = 16384;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'shared', Kernel>;
+  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -202,6 +202,54 @@ export function addRows(row: Float32Array, data: Float32Array): boolean {
   const k = ready(data.length);
   if (k === null || row.length === 0) return false;
   return alone(k, [row, data], [true, true], true, ([r, d], exports) => (exports.addRows(r, d, data.length / row.length, row.length), true)) ?? false;
+}
+
+/** How a binary op reads its two float32 operands (binaryLayout in elementwise.as.ts). */
+export enum BinaryLayout {
+  /** both have the output's shape */
+  Whole = 0,
+  /** the second is one row, repeated on every row of the first */
+  RowRight = 1,
+  RowLeft = 2,
+  /** the second is one value per row of the first */
+  ColumnRight = 3,
+  ColumnLeft = 4,
+  /** the second is a scalar */
+  ScalarRight = 5,
+  ScalarLeft = 6,
+}
+
+/** `shared`'s numbers for a binary op on whole operands, with a scalar on the right, with one on the left. */
+const BINARY_SHARED = { [BinaryLayout.Whole]: KINDS.length + 1, [BinaryLayout.ScalarRight]: KINDS.length + 2, [BinaryLayout.ScalarLeft]: KINDS.length + 3 } as Record<BinaryLayout, number | undefined>;
+
+/**
+ * out (rows × width floats) = a ∘ b for op 0 add, 1 sub, 2 mul, 3 div, the operands read as `layout` says;
+ * for the scalar layouts the scalar is the number `s` (exact in float32) and its array is not read. False
+ * when the JavaScript loop should run.
+ */
+export function binaryOp(op: number, layout: BinaryLayout, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, width: number, s = 0): boolean {
+  const n = out.length;
+  const k = ready(n);
+  if (k === null || Math.fround(s) !== s) return false;
+  const arrays = layout === BinaryLayout.ScalarRight ? [a, out] : layout === BinaryLayout.ScalarLeft ? [b, out] : [a, b, out];
+  const copyIn = arrays.map((_, i) => i < arrays.length - 1);
+  const kind = BINARY_SHARED[layout];
+  const helpers = n < THREAD_MIN_ELEMENTS || kind === undefined ? [] : k.helpers.filter((h) => h.ready);
+  if (helpers.length > 0) {
+    return (
+      placed(arrays, copyIn, true, (at) => {
+        const [pa, pb] = layout === BinaryLayout.ScalarRight ? [at[0], 0] : layout === BinaryLayout.ScalarLeft ? [0, at[0]] : at;
+        share(k, helpers, [kind!, pa, pb, at[at.length - 1], n, op, s]);
+        return true;
+      }) ?? false
+    );
+  }
+  const call = (at: number[], exports: Kernels['exports']): boolean => {
+    const [pa, pb] = layout === BinaryLayout.ScalarRight ? [at[0], 0] : layout === BinaryLayout.ScalarLeft ? [0, at[0]] : at;
+    exports.binary(op, layout, pa, pb, at[at.length - 1], rows, width, s);
+    return true;
+  };
+  return alone(k, arrays, copyIn, true, call) ?? false;
 }
 
 /** How many helper threads are ready to take a share of large arrays (loading the kernels if need be). */
