@@ -253,7 +253,7 @@ describe('add, sub, mul and div of float32 tensors in WebAssembly', () => {
         check(ops[op](a, b), 'off the heap');
         r.tidy(() => {
           const [ha, hb] = [a, b].map((t) => r.tensor(Float32Array.from(t.dataSync()), { shape: t.shape }));
-          expect(heapAddress((ha.size >= hb.size ? ha : hb).storage.data)).toBeGreaterThanOrEqual(0);
+          expect(heapAddress((ha.size >= hb.size ? ha : hb).storage.data as Float32Array)).toBeGreaterThanOrEqual(0);
           check(ops[op](ha, hb), 'on the heap');
         });
       }
