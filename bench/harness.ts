@@ -7,11 +7,15 @@ export interface Options {
   only: Set<Workload>;
 }
 
-export type Workload = 'matmul' | 'relu' | 'mlp' | 'conv' | 'overhead' | 'memory' | 'notebooks';
-export const WORKLOADS: readonly Workload[] = ['matmul', 'relu', 'mlp', 'conv', 'overhead', 'memory'];
+export type Workload = 'matmul' | 'relu' | 'elementwise' | 'mlp' | 'conv' | 'overhead' | 'memory' | 'notebooks';
+export const WORKLOADS: readonly Workload[] = ['matmul', 'relu', 'elementwise', 'mlp', 'conv', 'overhead', 'memory'];
 
 export const MATMUL_SIZES = [64, 256, 512, 1024] as const;
 export const RELU_SIZES = [1e6, 1e7] as const;
+/** Binary ops with a new output: a product of two vectors, and a bias row added to every row of a matrix. */
+export const ELEMENTWISE = { mul: 1e6, rows: 1000, cols: 1000 } as const;
+/** Their size labels, and bytes moved per output element (two reads and a write; a read and a write). */
+export const ELEMENTWISE_LABEL = { mul: 'mul of 1e+6', bias: 'bias add 1000×1000' } as const;
 /** MLP 784-256-128-10 with ReLU, softmax cross-entropy, batch 128, SGD lr 0.01. */
 export const MLP = { batch: 128, dims: [784, 256, 128, 10] } as const;
 /** conv2d 3×3, 1→16 channels, 28×28, batch 32, padding same, bias, ReLU, loss = sum; gradients for W and b. */

@@ -5,7 +5,7 @@
  * and PyTorch when Debian's python3-torch is installed. Prints a table per workload
  * (median, min–max, and each peer against relulab) and writes every measurement as JSON.
  *
- *   npm run bench -- [--quick] [--only=matmul,relu,mlp,conv,overhead,memory] [--rounds=N] [--notebooks] [--json=FILE]
+ *   npm run bench -- [--quick] [--only=matmul,relu,elementwise,mlp,conv,overhead,memory] [--rounds=N] [--notebooks] [--json=FILE]
  *
  * With --rounds=N the peers run N times in turn and each measurement keeps its best round (the same rule for
  * every peer): on a shared host a slow minute then costs no single peer its figures.

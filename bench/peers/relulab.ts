@@ -1,8 +1,8 @@
 /** relulab's side of the benchmark: the same workloads as the peers, through the public API. */
 import os from 'node:os';
-import { add, conv2d, crossEntropy, manualSeed, matmul, nn, optim, relu, sum, tensor, tidy, type Tensor } from '../../src';
+import { add, conv2d, crossEntropy, manualSeed, matmul, mul, nn, optim, relu, sum, tensor, tidy, type Tensor } from '../../src';
 import { wasmGemmKind } from '../../src/engine/wasm/gemm';
-import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
+import { CONV, ELEMENTWISE, ELEMENTWISE_LABEL, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 const options = parseArgs(process.argv.slice(2));
 const peer = 'relulab';
@@ -43,6 +43,17 @@ guarded(peer, 'relu', options, () => {
     x.dispose();
     dy.dispose();
   }
+});
+
+guarded(peer, 'elementwise', options, () => {
+  const { mul: n, rows, cols } = ELEMENTWISE;
+  // inputs on the tensor heap, as the other workloads'
+  const [a, b, x, bias] = tidy(() => [tensor(uniform(n, 7)), tensor(uniform(n, 8)), tensor(uniform(rows * cols, 9)).reshape([rows, cols]), tensor(uniform(cols, 10))]);
+  const product = measure(() => tidy(() => void mul(a, b)), perSize(options.quick));
+  emit({ peer, workload: 'elementwise', size: ELEMENTWISE_LABEL.mul, threads, ...rate(12 * n, product, 1e6), unit: 'GB/s', higherIsBetter: true, note: '12 B/element' });
+  const biased = measure(() => tidy(() => void add(x, bias)), perSize(options.quick));
+  emit({ peer, workload: 'elementwise', size: ELEMENTWISE_LABEL.bias, threads, ...rate(8 * rows * cols, biased, 1e6), unit: 'GB/s', higherIsBetter: true, note: '8 B/element' });
+  [a, b, x, bias].forEach((t) => t.dispose());
 });
 
 function mlpStep(): () => number {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { CONV, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
+import { CONV, ELEMENTWISE, ELEMENTWISE_LABEL, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 /**
  * Bench-only, experimental: the threaded build of tfjs-backend-wasm does not start in stock Node. Its
@@ -116,6 +116,19 @@ async function main(): Promise<void> {
   guarded(peer, 'mlp', options, () => {
     const t = measure(mlpStep(), perStep(options.quick));
     emit({ peer, workload: 'mlp', size: SIZE_LABEL.mlp, threads, value: t.median, low: t.min, high: t.max, unit: 'ms', higherIsBetter: false, note: `${(MLP_FLOPS / (t.median * 1e6)).toFixed(1)} GFLOP/s` });
+  });
+
+  guarded(peer, 'elementwise', options, () => {
+    const { mul: n, rows, cols } = ELEMENTWISE;
+    const a = tf.tensor1d(uniform(n, 7));
+    const b = tf.tensor1d(uniform(n, 8));
+    const x = tf.tensor2d(uniform(rows * cols, 9), [rows, cols]);
+    const bias = tf.tensor1d(uniform(cols, 10));
+    const product = measure(() => tf.mul(a, b).dispose(), perSize(options.quick));
+    emit({ peer, workload: 'elementwise', size: ELEMENTWISE_LABEL.mul, threads, ...rate(12 * n, product, 1e6), unit: 'GB/s', higherIsBetter: true, note: '12 B/element' });
+    const biased = measure(() => tf.add(x, bias).dispose(), perSize(options.quick));
+    emit({ peer, workload: 'elementwise', size: ELEMENTWISE_LABEL.bias, threads, ...rate(8 * rows * cols, biased, 1e6), unit: 'GB/s', higherIsBetter: true, note: '8 B/element' });
+    [a, b, x, bias].forEach((t) => t.dispose());
   });
 
   guarded(peer, 'conv', options, () => {

@@ -13,7 +13,7 @@ import sys
 args = dict(a[2:].partition('=')[::2] for a in sys.argv[1:] if a.startswith('--'))
 THREADS = int(args.get('threads') or 1)
 QUICK = 'quick' in args
-ONLY = set((args.get('only') or 'matmul,relu,mlp,conv,overhead,memory').split(',')) - set((args.get('skip') or '').split(','))
+ONLY = set((args.get('only') or 'matmul,relu,elementwise,mlp,conv,overhead,memory').split(',')) - set((args.get('skip') or '').split(','))
 for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ[var] = str(THREADS)
 
@@ -118,6 +118,19 @@ def bench_relu():
         emit(workload='relu', size=f'{n:.0e}'.replace('e+0', 'e+'), value=b / (med * 1e6), low=b / (hi * 1e6), high=b / (lo * 1e6), unit='GB/s', higherIsBetter=True, note='autograd.grad(relu(x), x, dy)')
 
 
+def bench_elementwise():
+    n, rows, cols = 10 ** 6, 1000, 1000
+    a = fast_uniform(n, 7)
+    b = fast_uniform(n, 8)
+    x = fast_uniform(rows * cols, 9).reshape(rows, cols)
+    bias = fast_uniform(cols, 10)
+    med, lo, hi = measure(lambda: torch.mul(a, b), **per_size())
+    emit(workload='elementwise', size='mul of 1e+6', value=12 * n / (med * 1e6), low=12 * n / (hi * 1e6), high=12 * n / (lo * 1e6), unit='GB/s', higherIsBetter=True, note='12 B/element')
+    med, lo, hi = measure(lambda: torch.add(x, bias), **per_size())
+    f = 8 * rows * cols
+    emit(workload='elementwise', size='bias add 1000×1000', value=f / (med * 1e6), low=f / (hi * 1e6), high=f / (lo * 1e6), unit='GB/s', higherIsBetter=True, note='8 B/element')
+
+
 def mlp_step():
     torch.manual_seed(0)
     i, h1, h2, o = MLP_DIMS
@@ -175,5 +188,5 @@ def bench_memory():
     emit(workload='memory', size=f'{steps} MLP steps', value=peak, low=first, high=last, unit='MB', higherIsBetter=False, note=f'peak RSS; first {first:.0f}, last {last:.0f} MB')
 
 
-for name, fn in (('matmul', bench_matmul), ('relu', bench_relu), ('mlp', bench_mlp), ('conv', bench_conv), ('overhead', bench_overhead), ('memory', bench_memory)):
+for name, fn in (('matmul', bench_matmul), ('relu', bench_relu), ('elementwise', bench_elementwise), ('mlp', bench_mlp), ('conv', bench_conv), ('overhead', bench_overhead), ('memory', bench_memory)):
     guarded(name, fn)

@@ -295,6 +295,16 @@ function apply1(op: i32, x: f32, y: f32): f32 {
 function binaryRun(op: i32, a: usize, b: usize, out: usize, n: i32, aScalar: bool, bScalar: bool, s: f32): void {
   const sv = f32x4.splat(s);
   let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    const pa = a + o;
+    const pb = b + o;
+    const po = out + o;
+    v128.store(po, apply(op, aScalar ? sv : v128.load(pa), bScalar ? sv : v128.load(pb)));
+    v128.store(po, apply(op, aScalar ? sv : v128.load(pa, 16), bScalar ? sv : v128.load(pb, 16)), 16);
+    v128.store(po, apply(op, aScalar ? sv : v128.load(pa, 32), bScalar ? sv : v128.load(pb, 32)), 32);
+    v128.store(po, apply(op, aScalar ? sv : v128.load(pa, 48), bScalar ? sv : v128.load(pb, 48)), 48);
+  }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     v128.store(out + o, apply(op, aScalar ? sv : v128.load(a + o), bScalar ? sv : v128.load(b + o)));
@@ -368,8 +378,7 @@ export function fill(x: usize, n: i32, v: f32): void {
 /**
  * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep,
  * 5 reluBackwardScalar: pointers a, b and, for three-array kernels, c; scalars s and t; 6 the block sums of
- * a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK; 7 binary op s of a and b into c; 8 of
- * a and the scalar t; 9 of the scalar t and b) on chunks of `chunk` elements that the threads taking part
+ * a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK) on chunks of `chunk` elements that the threads taking part
  * claim from the counter at `counter` until all n are done, so that a thread that falls behind takes fewer.
  * Returns the kink hits of the chunks this thread ran. Each element is computed alone: the bits do not
  * depend on who runs which chunk.
@@ -387,11 +396,33 @@ export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, 
       case 3: hits += leakyBackward(a + o, b + o, c + o, m, s); break;
       case 4: sgdStep(a + o, b + o, c + o, m, s); break;
       case 5: hits += reluBackwardScalar(a + o, b + o, m, <f32>s, <f32>t); break;
-      case 6: blockSums(a, b, start, m, n); break;
-      case 7: binary(<i32>s, 0, a + o, b + o, c + o, 1, m, 0); break;
-      case 8: binary(<i32>s, 5, a + o, 0, c + o, 1, m, <f32>t); break;
-      default: binary(<i32>s, 6, 0, b + o, c + o, 1, m, <f32>t);
+      default: blockSums(a, b, start, m, n);
     }
   }
   return hits;
+}
+
+/**
+ * `binary` shared between the threads that call this: each claims `chunk` rows at a time from the counter
+ * at `counter` (layouts 1–4, whose second operand follows the rows), or `chunk` elements at a time of the
+ * operands read as one long row (layouts 0, 5 and 6), until none are left. Each element is computed alone:
+ * the bits do not depend on who runs which chunk.
+ */
+export function binaryShared(op: i32, layout: i32, a: usize, b: usize, out: usize, rows: i32, width: i32, s: f32, counter: usize, chunk: i32): void {
+  const byRows = layout >= 1 && layout <= 4;
+  const total = byRows ? rows : rows * width;
+  for (let start = atomic.add<i32>(counter, chunk); start < total; start = atomic.add<i32>(counter, chunk)) {
+    const m = min(chunk, total - start);
+    if (!byRows) {
+      const o = <usize>start << 2;
+      binary(op, layout, layout == 6 ? a : a + o, layout == 5 ? b : b + o, out + o, 1, m, s);
+      continue;
+    }
+    const o = <usize>start * (<usize>width << 2);
+    const r = <usize>start << 2;
+    if (layout == 1) binary(op, 1, a + o, b, out + o, m, width, s);
+    else if (layout == 2) binary(op, 2, a, b + o, out + o, m, width, s);
+    else if (layout == 3) binary(op, 3, a + o, b + r, out + o, m, width, s);
+    else binary(op, 4, a + r, b + o, out + o, m, width, s);
+  }
 }

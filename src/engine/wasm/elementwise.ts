@@ -17,7 +17,7 @@ const THREAD_MIN_ELEMENTS = 1 << 16;
 
 /** The kernels (pointers to the inputs and the output, the element count, scalars), numbered as `shared` in elementwise.as.ts numbers them. */
 const KINDS = ['reluForward', 'reluBackward', 'leakyForward', 'leakyBackward', 'sgdStep', 'reluBackwardScalar'] as const;
-/** `shared`'s number for the block sums of a sum (elementwise.as.ts); the binary ops' follow it. */
+/** `shared`'s number for the block sums of a sum (elementwise.as.ts). */
 const BLOCK_SUMS = KINDS.length;
 /** Elements per block of a sum (SUM_BLOCK in elementwise.as.ts); CHUNK is a multiple of it. */
 const SUM_BLOCK = 4096;
@@ -27,7 +27,7 @@ const CHUNK = 16384;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'shared', Kernel>;
+  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -219,9 +219,6 @@ export enum BinaryLayout {
   ScalarLeft = 6,
 }
 
-/** `shared`'s numbers for a binary op on whole operands, with a scalar on the right, with one on the left. */
-const BINARY_SHARED = { [BinaryLayout.Whole]: KINDS.length + 1, [BinaryLayout.ScalarRight]: KINDS.length + 2, [BinaryLayout.ScalarLeft]: KINDS.length + 3 } as Record<BinaryLayout, number | undefined>;
-
 /**
  * out (rows × width floats) = a ∘ b for op 0 add, 1 sub, 2 mul, 3 div, the operands read as `layout` says;
  * for the scalar layouts the scalar is the number `s` (exact in float32) and its array is not read. False
@@ -233,23 +230,27 @@ export function binaryOp(op: number, layout: BinaryLayout, a: Float32Array, b: F
   if (k === null || Math.fround(s) !== s) return false;
   const arrays = layout === BinaryLayout.ScalarRight ? [a, out] : layout === BinaryLayout.ScalarLeft ? [b, out] : [a, b, out];
   const copyIn = arrays.map((_, i) => i < arrays.length - 1);
-  const kind = BINARY_SHARED[layout];
-  const helpers = n < THREAD_MIN_ELEMENTS || kind === undefined ? [] : k.helpers.filter((h) => h.ready);
+  const pointers = (at: number[]): number[] => {
+    const [pa, pb] = layout === BinaryLayout.ScalarRight ? [at[0], 0] : layout === BinaryLayout.ScalarLeft ? [0, at[0]] : at;
+    return [op, layout, pa, pb, at[at.length - 1], rows, width, s];
+  };
+  const helpers = n < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
   if (helpers.length > 0) {
+    // chunks of CHUNK elements, in whole rows when the second operand follows the rows
+    const byRows = layout !== BinaryLayout.Whole && layout !== BinaryLayout.ScalarRight && layout !== BinaryLayout.ScalarLeft;
+    const chunk = byRows ? Math.max(1, Math.floor(CHUNK / width)) : CHUNK;
     return (
       placed(arrays, copyIn, true, (at) => {
-        const [pa, pb] = layout === BinaryLayout.ScalarRight ? [at[0], 0] : layout === BinaryLayout.ScalarLeft ? [0, at[0]] : at;
-        share(k, helpers, [kind!, pa, pb, at[at.length - 1], n, op, s]);
+        const args = [...pointers(at), COUNTER_AT, chunk];
+        Atomics.store(heapCounter(), 0, 0);
+        for (const helper of helpers) helper.post(jobIndex('elementwise', 'binaryShared'), args);
+        k.exports.binaryShared(...args);
+        for (const helper of helpers) helper.join();
         return true;
       }) ?? false
     );
   }
-  const call = (at: number[], exports: Kernels['exports']): boolean => {
-    const [pa, pb] = layout === BinaryLayout.ScalarRight ? [at[0], 0] : layout === BinaryLayout.ScalarLeft ? [0, at[0]] : at;
-    exports.binary(op, layout, pa, pb, at[at.length - 1], rows, width, s);
-    return true;
-  };
-  return alone(k, arrays, copyIn, true, call) ?? false;
+  return alone(k, arrays, copyIn, true, (at, exports) => (exports.binary(...pointers(at)), true)) ?? false;
 }
 
 /** How many helper threads are ready to take a share of large arrays (loading the kernels if need be). */
