@@ -272,3 +272,64 @@ describe('add, sub, mul and div of float32 tensors in WebAssembly', () => {
     expect(binaryOp(0, BinaryLayout.ScalarRight, a, b, out, 1, 8000, 0.1)).toBe(false);
   });
 });
+
+describe('Adam and AdamW in WebAssembly', () => {
+  /**
+   * adamLoop of optim/optimizers.ts written out again: doubles, each stored value rounded as JavaScript
+   * does. Returns the parameters and both moments (whose doubles show what a float32 parameter may hide).
+   */
+  function reference(p: Float32Array, grads: Float32Array[], o: { lr: number; betas: [number, number]; eps: number; weightDecay: number }, decoupled: boolean): [Float32Array, Float64Array, Float64Array] {
+    const out = Float32Array.from(p);
+    const m = new Float64Array(p.length);
+    const v = new Float64Array(p.length);
+    const [b1, b2] = o.betas;
+    grads.forEach((g, step) => {
+      const t = step + 1;
+      const stepSize = o.lr / (1 - b1 ** t);
+      const sqrtC2 = Math.sqrt(1 - b2 ** t);
+      for (let i = 0; i < out.length; i++) {
+        if (decoupled) out[i] *= 1 - o.lr * o.weightDecay;
+        const d = decoupled ? g[i] : g[i] + o.weightDecay * out[i];
+        m[i] = b1 * m[i] + (1 - b1) * d;
+        v[i] = b2 * v[i] + (1 - b2) * d * d;
+        out[i] -= stepSize * (m[i] / (Math.sqrt(v[i]) / sqrtC2 + o.eps));
+      }
+    });
+    return [out, m, v];
+  }
+
+  beforeAll(async () => {
+    for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await new Promise((ok) => setTimeout(ok, 50));
+  });
+
+  // the larger size is shared with the helper thread
+  for (const [name, decoupled, size] of [['Adam', false, 10_001], ['AdamW', true, 10_001], ['Adam', false, 70_001], ['AdamW', true, 70_001]] as const) {
+    it(`${name}, ${size} parameters: the JavaScript loop's bits over three steps, moments on the tensor heap`, () => {
+      const options = { lr: 0.01, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0.05 };
+      manualSeed(size + (decoupled ? 1 : 0));
+      const p = randn([size]);
+      p.requiresGrad = true;
+      const start = Float32Array.from(p.dataSync());
+      const opt = decoupled ? new r.optim.AdamW([p], options) : new r.optim.Adam([p], options);
+      const grads: Float32Array[] = [];
+      for (let step = 0; step < 3; step++) {
+        opt.zeroGrad();
+        const g = randn([size]);
+        // zeros and a huge value among the gradients: the moments' edge cases
+        const gd = g.dataSync() as Float32Array;
+        for (let i = step; i < size; i += 97) gd[i] = i % 2 === 0 ? 0 : 3e38;
+        p.mul(g).sum().backward();
+        grads.push(Float32Array.from(p.grad!.dataSync()));
+        opt.step();
+      }
+      const moments = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
+      for (const slot of moments) expect(heapAddress(slot)).toBeGreaterThanOrEqual(0);
+      const [want, m, v] = reference(start, grads, options, decoupled);
+      const got = p.dataSync();
+      for (let i = 0; i < size; i++) if (!Object.is(got[i], want[i])) expect.fail(`${name}, parameter ${i}: ${got[i]} instead of ${want[i]}`);
+      for (const [slot, wanted, label] of [[moments[0], m, 'first moment'], [moments[1], v, 'second moment']] as const) {
+        for (let i = 0; i < size; i++) if (!Object.is(slot[i], wanted[i])) expect.fail(`${name}, ${label} ${i}: ${slot[i]} instead of ${wanted[i]}`);
+      }
+    });
+  }
+});

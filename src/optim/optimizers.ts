@@ -5,7 +5,8 @@
 import { ValueError, type Tensor } from '../engine';
 import { dtypeOf, type TypedArray } from '../engine/dtype';
 import { perDType } from '../engine/ops/kernels';
-import { sgdStep } from '../engine/wasm/elementwise';
+import { adamStep, sgdStep, WASM_MIN_ELEMENTS } from '../engine/wasm/elementwise';
+import { heapFloat64 } from '../engine/wasm/heap';
 
 /*
  * The update loops are self-contained functions of plain numbers, one monomorphic copy per parameter dtype
@@ -87,7 +88,9 @@ export abstract class Optimizer {
       const grad = p.grad.dataSync();
       let slots = this.state.get(p);
       if (slots === undefined) {
-        slots = Array.from({ length: this.slots }, () => new Float64Array(p.size));
+        // the state of large float32 parameters on the tensor heap, where the WebAssembly updates read it
+        const onHeap = p.dtype === 'float32' && p.size >= WASM_MIN_ELEMENTS;
+        slots = Array.from({ length: this.slots }, () => (onHeap ? heapFloat64(p.size) : null) ?? new Float64Array(p.size));
         this.state.set(p, slots);
       }
       this.update(data, p.offset, grad, slots, p.size);
@@ -163,7 +166,13 @@ export class Adam extends Optimizer {
     const { betas: [b1, b2], eps, weightDecay } = this.options;
     const t = (this.counts.get(m) ?? 0) + 1;
     this.counts.set(m, t);
-    adamLoopFor[dtypeOf(p)](p, o, g, m, v, n, this.lr, b1, b2, this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t), eps, weightDecay, this.decoupled);
+    const stepSize = this.lr / (1 - b1 ** t);
+    const sqrtC2 = Math.sqrt(1 - b2 ** t);
+    if (p instanceof Float32Array && g instanceof Float32Array) {
+      const step = { b1, b2, stepSize, sqrtC2, eps, weightDecay, decay: 1 - this.lr * weightDecay, decoupled: this.decoupled };
+      if (adamStep(p.subarray(o, o + n), g, m, v, step)) return;
+    }
+    adamLoopFor[dtypeOf(p)](p, o, g, m, v, n, this.lr, b1, b2, stepSize, sqrtC2, eps, weightDecay, this.decoupled);
   }
 }
 

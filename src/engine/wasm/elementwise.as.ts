@@ -95,6 +95,13 @@ function highPair(v: v128): v128 {
   return f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1));
 }
 
+/** Four floats from two pairs of doubles, each rounded once to f32 (as JavaScript stores a number into a Float32Array). */
+// @ts-ignore: decorator
+@inline
+function narrow(lo: v128, hi: v128): v128 {
+  return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
 /**
  * a·s for f32 lanes a and a double s, rounded once to f32: what JavaScript computes when it multiplies a
  * Float32Array element by a number and stores the product back.
@@ -104,7 +111,7 @@ function highPair(v: v128): v128 {
 function scale(a: v128, s: v128): v128 {
   const lo = f64x2.mul(lowPair(a), s);
   const hi = f64x2.mul(highPair(a), s);
-  return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+  return narrow(lo, hi);
 }
 
 /** leaky relu: x above 0, slope·x otherwise (NaN included). */
@@ -158,11 +165,89 @@ export function sgdStep(p: usize, g: usize, out: usize, n: i32, lr: f64): void {
     const gv = v128.load(g + o);
     const lo = f64x2.sub(lowPair(pv), f64x2.mul(rate, lowPair(gv)));
     const hi = f64x2.sub(highPair(pv), f64x2.mul(rate, highPair(gv)));
-    v128.store(out + o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    v128.store(out + o, narrow(lo, hi));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, <f32>(<f64>load<f32>(p + o) - lr * <f64>load<f32>(g + o)));
+  }
+}
+
+/**
+ * Two lanes of an Adam step (see adamStep): p and g as doubles, m and v the moments; returns the new p
+ * (a double, rounded to f32 by the caller) and updates the moments at mp and vp.
+ */
+// @ts-ignore: decorator
+@inline
+function adamLanes(p: v128, g: v128, mp: usize, vp: usize, b1: v128, c1: v128, b2: v128, c2: v128, stepSize: v128, sqrtC2: v128, eps: v128, weightDecay: v128, decay: v128, decoupled: bool): v128 {
+  // AdamW decays p first, and JavaScript rounds it to f32 as it stores it
+  if (decoupled) p = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.mul(p, decay)));
+  const d = decoupled ? g : f64x2.add(g, f64x2.mul(weightDecay, p));
+  const m = f64x2.add(f64x2.mul(b1, v128.load(mp)), f64x2.mul(c1, d));
+  const v = f64x2.add(f64x2.mul(b2, v128.load(vp)), f64x2.mul(f64x2.mul(c2, d), d));
+  v128.store(mp, m);
+  v128.store(vp, v);
+  return f64x2.sub(p, f64x2.mul(stepSize, f64x2.div(m, f64x2.add(f64x2.div(f64x2.sqrt(v), sqrtC2), eps))));
+}
+
+/** adamStep's loop, inlined once with `decoupled` true and once false. */
+// @ts-ignore: decorator
+@inline
+function adamLoop(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f64, b2: f64, stepSize: f64, sqrtC2: f64, eps: f64, weightDecay: f64, decay: f64, decoupled: bool): void {
+  const B1 = f64x2.splat(b1);
+  const C1 = f64x2.splat(1 - b1);
+  const B2 = f64x2.splat(b2);
+  const C2 = f64x2.splat(1 - b2);
+  const S = f64x2.splat(stepSize);
+  const Q = f64x2.splat(sqrtC2);
+  const E = f64x2.splat(eps);
+  const W = f64x2.splat(weightDecay);
+  const D = f64x2.splat(decay);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const q = <usize>i << 3;
+    const pv = v128.load(p + o);
+    const gv = v128.load(g + o);
+    const lo = adamLanes(lowPair(pv), lowPair(gv), m + q, v + q, B1, C1, B2, C2, S, Q, E, W, D, decoupled);
+    const hi = adamLanes(highPair(pv), highPair(gv), m + q + 16, v + q + 16, B1, C1, B2, C2, S, Q, E, W, D, decoupled);
+    v128.store(p + o, narrow(lo, hi));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const q = <usize>i << 3;
+    let pi = <f64>load<f32>(p + o);
+    if (decoupled) pi = <f64><f32>(pi * decay);
+    const gi = <f64>load<f32>(g + o);
+    const d = decoupled ? gi : gi + weightDecay * pi;
+    const mi = b1 * load<f64>(m + q) + (1 - b1) * d;
+    const vi = b2 * load<f64>(v + q) + (1 - b2) * d * d;
+    store<f64>(m + q, mi);
+    store<f64>(v + q, vi);
+    store<f32>(p + o, <f32>(pi - stepSize * (mi / (Math.sqrt(vi) / sqrtC2 + eps))));
+  }
+}
+
+/**
+ * One Adam step (AdamW when `decoupled`) over n f32 parameters p with f32 gradients g and f64 moments m
+ * and v, in double precision in the order of operations of adamLoop in optim/optimizers.ts, each stored
+ * value rounded as JavaScript rounds it: that loop's bits. decay = 1 − lr·weightDecay.
+ */
+export function adamStep(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f64, b2: f64, stepSize: f64, sqrtC2: f64, eps: f64, weightDecay: f64, decay: f64, decoupled: bool): void {
+  if (decoupled) adamLoop(p, g, m, v, n, b1, b2, stepSize, sqrtC2, eps, weightDecay, decay, true);
+  else adamLoop(p, g, m, v, n, b1, b2, stepSize, sqrtC2, eps, weightDecay, decay, false);
+}
+
+/**
+ * adamStep shared between the threads that call this: each claims `chunk` parameters at a time from the
+ * counter at `counter` until all n are done. Each parameter is updated alone: the bits do not depend on who
+ * runs which chunk.
+ */
+export function adamShared(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f64, b2: f64, stepSize: f64, sqrtC2: f64, eps: f64, weightDecay: f64, decay: f64, decoupled: bool, counter: usize, chunk: i32): void {
+  for (let start = atomic.add<i32>(counter, chunk); start < n; start = atomic.add<i32>(counter, chunk)) {
+    const o = <usize>start << 2;
+    const q = <usize>start << 3;
+    adamStep(p + o, g + o, m + q, v + q, min(chunk, n - start), b1, b2, stepSize, sqrtC2, eps, weightDecay, decay, decoupled);
   }
 }
 
@@ -256,8 +341,8 @@ export function sumRows(src: usize, out: usize, count: i32, width: i32): void {
       p += row;
     }
     const o = out + (<usize>j << 2);
-    v128.store(o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
-    v128.store(o, v128.shuffle<u32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+    v128.store(o, narrow(a0, a1));
+    v128.store(o, narrow(a2, a3), 16);
   }
   for (; j < width; j++) {
     let s: f64 = 0;

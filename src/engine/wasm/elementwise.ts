@@ -1,12 +1,12 @@
 /**
- * The float32 activation loops, add/sub/mul/div, sums and the plain SGD update in WebAssembly SIMD
+ * The float32 activation loops, add/sub/mul/div, sums and the plain SGD and Adam updates in WebAssembly SIMD
  * (elementwise.as.ts), run on the tensor heap (heap.ts). Arrays already there (tensors made inside `tidy()`) are read and written in place;
  * others are copied into a scratch block and back, which still beats V8's checks on every element of a
  * JavaScript loop for large arrays. Large arrays are shared with the helper threads (one per extra core), in
  * chunks each thread claims from a counter: each element is computed alone, so the bits do not depend on
  * who runs which chunk.
  */
-import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapCounter, heapModule, jobIndex, COUNTER_AT, type Block } from './heap';
+import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapCounter, heapModule, jobIndex, COUNTER_AT, type Block, type HeapJob } from './heap';
 import { loadWasm, PAGE } from './load';
 import type { HelperThread } from './threads';
 
@@ -27,7 +27,7 @@ const CHUNK = 16384;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'shared', Kernel>;
+  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'adamStep' | 'adamShared' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -131,10 +131,14 @@ function run(name: Name, inputs: readonly Float32Array[], out: Float32Array, sca
  * `helpers`, which claim chunks from the heap's counter; returns the sum of their results.
  */
 function share(k: Kernels, helpers: readonly HelperThread[], args: readonly number[]): number {
+  return shareJob(k, helpers, 'shared', [...args, COUNTER_AT, CHUNK]);
+}
+
+/** Runs `job` with `args` (ending with the counter and the chunk) on this thread and the `helpers`; returns the sum of their results. */
+function shareJob(k: Kernels, helpers: readonly HelperThread[], job: HeapJob<'elementwise'>, args: readonly number[]): number {
   Atomics.store(heapCounter(), 0, 0);
-  const all = [...args, COUNTER_AT, CHUNK];
-  for (const helper of helpers) helper.post(jobIndex('elementwise', 'shared'), all);
-  let result = k.exports.shared(...all) ?? 0;
+  for (const helper of helpers) helper.post(jobIndex('elementwise', job), args);
+  let result = k.exports[job](...args) ?? 0;
   for (const helper of helpers) result += helper.join();
   return result;
 }
@@ -241,11 +245,7 @@ export function binaryOp(op: number, layout: BinaryLayout, a: Float32Array, b: F
     const chunk = byRows ? Math.max(1, Math.floor(CHUNK / width)) : CHUNK;
     return (
       placed(arrays, copyIn, true, (at) => {
-        const args = [...pointers(at), COUNTER_AT, chunk];
-        Atomics.store(heapCounter(), 0, 0);
-        for (const helper of helpers) helper.post(jobIndex('elementwise', 'binaryShared'), args);
-        k.exports.binaryShared(...args);
-        for (const helper of helpers) helper.join();
+        shareJob(k, helpers, 'binaryShared', [...pointers(at), COUNTER_AT, chunk]);
         return true;
       }) ?? false
     );
@@ -280,6 +280,37 @@ export function leakyForward(xs: Float32Array, out: Float32Array, slope: number)
 
 export function leakyBackward(g: Float32Array, xs: Float32Array, out: Float32Array, slope: number): number | undefined {
   return run('leakyBackward', [xs, g], out, [slope]);
+}
+
+/** Adam's hyperparameters for one step, as adamLoop in optim/optimizers.ts takes them. */
+export interface AdamStep {
+  b1: number;
+  b2: number;
+  stepSize: number;
+  sqrtC2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1 − lr·weightDecay, for AdamW */
+  decay: number;
+  decoupled: boolean;
+}
+
+/**
+ * One Adam step on p in place, with moments m and v that live on the heap (heapFloat64): the JavaScript
+ * loop's bits. False when that loop should run (small arrays, moments elsewhere, kernels unavailable).
+ */
+export function adamStep(p: Float32Array, g: Float32Array, m: Float64Array, v: Float64Array, a: AdamStep): boolean {
+  const k = ready(p.length);
+  const [mAt, vAt] = [heapAddress(m), heapAddress(v)];
+  if (k === null || mAt < 0 || vAt < 0) return false;
+  const helpers = p.length < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
+  const step = ([gAt, pAt]: number[]): boolean => {
+    const args = [pAt, gAt, mAt, vAt, p.length, a.b1, a.b2, a.stepSize, a.sqrtC2, a.eps, a.weightDecay, a.decay, a.decoupled ? 1 : 0];
+    if (helpers.length > 0) shareJob(k, helpers, 'adamShared', [...args, COUNTER_AT, CHUNK]);
+    else k.exports.adamStep(...args);
+    return true;
+  };
+  return placed([g, p], [true, true], true, step) ?? false;
 }
 
 /** p −= lr·g in place; false when the JavaScript loop should do it. */

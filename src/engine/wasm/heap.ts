@@ -62,7 +62,7 @@ const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 
 /** The kernel modules that work on the heap, and the functions of each that helper threads run. */
 const JOBS = {
-  elementwise: ['shared', 'binaryShared'],
+  elementwise: ['shared', 'binaryShared', 'adamShared'],
   conv: ['forwardShared', 'weightGrad'],
   gemm: ['sgemmShared'],
 } as const;
@@ -200,7 +200,7 @@ export function blockOf(array: Float32Array): Block | undefined {
  * array (a parameter's `subarray`) is on the heap too. (Tensors check that their block is still live when
  * their data is read, before any kernel sees it.)
  */
-export function heapAddress(array: Float32Array): number {
+export function heapAddress(array: Float32Array | Float64Array): number {
   return buffers.has(array.buffer) ? array.byteOffset : -1;
 }
 
@@ -239,8 +239,20 @@ export function freeBlock(block: Block): void {
   else list.push(block.at);
 }
 
+/**
+ * A zeroed float64 array of `size` on the heap that lives as long as it is referenced, as an optimiser's
+ * moments do (kernels then update them in place); null when the heap is unavailable or full.
+ */
+export function heapFloat64(size: number): Float64Array | null {
+  const made = heapFloat32(2 * size, true);
+  if (made === null) return null;
+  const array = new Float64Array(made[0].buffer, made[1].at, size);
+  collectWith(array, made[1]);
+  return array;
+}
+
 /** Leaves `array`'s block to the garbage collector: freed once nothing references the array. */
-export function collectWith(array: Float32Array, block: Block): void {
+export function collectWith(array: Float32Array | Float64Array, block: Block): void {
   finalizer.register(array, block, block);
 }
 
