@@ -333,3 +333,57 @@ describe('Adam and AdamW in WebAssembly', () => {
     });
   }
 });
+
+describe('SGD with momentum and weight decay in WebAssembly', () => {
+  type Options = { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number };
+  /** sgdLoop of optim/optimizers.ts written out again: doubles, the parameters rounded to float32 as stored. */
+  function reference(p: Float32Array, grads: Float32Array[], o: Options): [Float32Array, Float64Array] {
+    const out = Float32Array.from(p);
+    const buf = new Float64Array(p.length);
+    grads.forEach((g, step) => {
+      for (let i = 0; i < out.length; i++) {
+        let d = g[i] + o.weightDecay * out[i];
+        if (o.momentum !== 0) {
+          buf[i] = step === 0 ? d : o.momentum * buf[i] + (1 - o.dampening) * d;
+          d = o.nesterov ? d + o.momentum * buf[i] : buf[i];
+        }
+        out[i] -= o.lr * d;
+      }
+    });
+    return [out, buf];
+  }
+
+  beforeAll(async () => {
+    for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await new Promise((ok) => setTimeout(ok, 50));
+  });
+
+  const cases: [string, Options, number][] = [
+    ['momentum and weight decay', { lr: 0.01, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0.01 }, 10_001],
+    ['Nesterov', { lr: 0.05, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0 }, 10_003],
+    ['dampening', { lr: 0.02, momentum: 0.8, dampening: 0.1, nesterov: false, weightDecay: 0 }, 10_002],
+    ['weight decay alone', { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0.05 }, 10_001],
+    ['momentum, shared between threads', { lr: 0.01, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0.01 }, 70_001],
+  ];
+  for (const [label, options, size] of cases) {
+    it(`${label}, ${size} parameters: the JavaScript loop's bits over three steps`, () => {
+      manualSeed(size);
+      const p = randn([size]);
+      p.requiresGrad = true;
+      const start = Float32Array.from(p.dataSync());
+      const opt = new r.optim.SGD([p], options);
+      const grads: Float32Array[] = [];
+      for (let step = 0; step < 3; step++) {
+        opt.zeroGrad();
+        p.mul(randn([size])).sum().backward();
+        grads.push(Float32Array.from(p.grad!.dataSync()));
+        opt.step();
+      }
+      const [buffer] = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
+      expect(heapAddress(buffer)).toBeGreaterThanOrEqual(0);
+      const [want, wantBuffer] = reference(start, grads, options);
+      const got = p.dataSync();
+      for (let i = 0; i < size; i++) if (!Object.is(got[i], want[i])) expect.fail(`parameter ${i}: ${got[i]} instead of ${want[i]}`);
+      for (let i = 0; i < size; i++) if (!Object.is(buffer[i], wantBuffer[i])) expect.fail(`momentum ${i}: ${buffer[i]} instead of ${wantBuffer[i]}`);
+    });
+  }
+});

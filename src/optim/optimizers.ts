@@ -5,7 +5,7 @@
 import { ValueError, type Tensor } from '../engine';
 import { dtypeOf, type TypedArray } from '../engine/dtype';
 import { perDType } from '../engine/ops/kernels';
-import { adamStep, sgdStep, WASM_MIN_ELEMENTS } from '../engine/wasm/elementwise';
+import { adamStep, sgdMomentumStep, sgdStep, WASM_MIN_ELEMENTS } from '../engine/wasm/elementwise';
 import { heapFloat64 } from '../engine/wasm/heap';
 
 /*
@@ -135,6 +135,7 @@ export class SGD extends Optimizer {
     // PyTorch starts the momentum buffer at the first gradient, not at zero
     const first = !this.started.has(buf);
     this.started.add(buf);
+    if (p instanceof Float32Array && g instanceof Float32Array && sgdMomentumStep(p.subarray(o, o + n), g, buf, { lr: this.lr, momentum, dampening, weightDecay, nesterov, first })) return;
     sgdLoopFor[dtypeOf(p)](p, o, g, buf, n, this.lr, momentum, dampening, nesterov, weightDecay, first);
   }
 

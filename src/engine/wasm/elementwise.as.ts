@@ -251,6 +251,75 @@ export function adamShared(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f
   }
 }
 
+/**
+ * Two lanes of an SGD step with momentum (see sgdMomentumStep): p and g as doubles; updates the momentum
+ * buffer at bp and returns the new p (a double, rounded to f32 by the caller).
+ */
+// @ts-ignore: decorator
+@inline
+function sgdLanes(p: v128, g: v128, bp: usize, lr: v128, momentum: v128, keep: v128, weightDecay: v128, useMomentum: bool, nesterov: bool, first: bool): v128 {
+  let d = f64x2.add(g, f64x2.mul(weightDecay, p));
+  if (useMomentum) {
+    const buf = first ? d : f64x2.add(f64x2.mul(momentum, v128.load(bp)), f64x2.mul(keep, d));
+    v128.store(bp, buf);
+    d = nesterov ? f64x2.add(d, f64x2.mul(momentum, buf)) : buf;
+  }
+  return f64x2.sub(p, f64x2.mul(lr, d));
+}
+
+/** sgdMomentumStep's loop, inlined for each setting of its flags. */
+// @ts-ignore: decorator
+@inline
+function sgdLoop(p: usize, g: usize, buf: usize, n: i32, lr: f64, momentum: f64, dampening: f64, weightDecay: f64, useMomentum: bool, nesterov: bool, first: bool): void {
+  const LR = f64x2.splat(lr);
+  const M = f64x2.splat(momentum);
+  const K = f64x2.splat(1 - dampening);
+  const W = f64x2.splat(weightDecay);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const q = <usize>i << 3;
+    const pv = v128.load(p + o);
+    const gv = v128.load(g + o);
+    const lo = sgdLanes(lowPair(pv), lowPair(gv), buf + q, LR, M, K, W, useMomentum, nesterov, first);
+    const hi = sgdLanes(highPair(pv), highPair(gv), buf + q + 16, LR, M, K, W, useMomentum, nesterov, first);
+    v128.store(p + o, narrow(lo, hi));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const q = <usize>i << 3;
+    const pi = <f64>load<f32>(p + o);
+    let d = <f64>load<f32>(g + o) + weightDecay * pi;
+    if (useMomentum) {
+      const b = first ? d : momentum * load<f64>(buf + q) + (1 - dampening) * d;
+      store<f64>(buf + q, b);
+      d = nesterov ? d + momentum * b : b;
+    }
+    store<f32>(p + o, <f32>(pi - lr * d));
+  }
+}
+
+/**
+ * One SGD step with weight decay and momentum (PyTorch's: the buffer starts at the first gradient,
+ * dampening, Nesterov) over n f32 parameters p with f32 gradients g and an f64 momentum buffer, in double
+ * precision in the order of operations of sgdLoop in optim/optimizers.ts: that loop's bits. Momentum 0
+ * leaves the buffer alone.
+ */
+export function sgdMomentumStep(p: usize, g: usize, buf: usize, n: i32, lr: f64, momentum: f64, dampening: f64, weightDecay: f64, nesterov: bool, first: bool): void {
+  if (momentum == 0) sgdLoop(p, g, buf, n, lr, momentum, dampening, weightDecay, false, false, false);
+  else if (first) sgdLoop(p, g, buf, n, lr, momentum, dampening, weightDecay, true, nesterov, true);
+  else if (nesterov) sgdLoop(p, g, buf, n, lr, momentum, dampening, weightDecay, true, true, false);
+  else sgdLoop(p, g, buf, n, lr, momentum, dampening, weightDecay, true, false, false);
+}
+
+/** sgdMomentumStep shared between threads, `chunk` parameters per claim (see adamShared). */
+export function sgdMomentumShared(p: usize, g: usize, buf: usize, n: i32, lr: f64, momentum: f64, dampening: f64, weightDecay: f64, nesterov: bool, first: bool, counter: usize, chunk: i32): void {
+  for (let start = atomic.add<i32>(counter, chunk); start < n; start = atomic.add<i32>(counter, chunk)) {
+    const o = <usize>start << 2;
+    sgdMomentumStep(p + o, g + o, buf + (<usize>start << 3), min(chunk, n - start), lr, momentum, dampening, weightDecay, nesterov, first);
+  }
+}
+
 /** Elements per block of a sum: each block is summed alone (blockSum), then the block sums in order. */
 const SUM_BLOCK: i32 = 4096;
 

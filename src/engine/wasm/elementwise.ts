@@ -1,5 +1,5 @@
 /**
- * The float32 activation loops, add/sub/mul/div, sums and the plain SGD and Adam updates in WebAssembly SIMD
+ * The float32 activation loops, add/sub/mul/div, sums and the SGD and Adam updates in WebAssembly SIMD
  * (elementwise.as.ts), run on the tensor heap (heap.ts). Arrays already there (tensors made inside `tidy()`) are read and written in place;
  * others are copied into a scratch block and back, which still beats V8's checks on every element of a
  * JavaScript loop for large arrays. Large arrays are shared with the helper threads (one per extra core), in
@@ -27,7 +27,7 @@ const CHUNK = 16384;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'adamStep' | 'adamShared' | 'shared', Kernel>;
+  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'adamStep' | 'adamShared' | 'sgdMomentumStep' | 'sgdMomentumShared' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -308,6 +308,35 @@ export function adamStep(p: Float32Array, g: Float32Array, m: Float64Array, v: F
     const args = [pAt, gAt, mAt, vAt, p.length, a.b1, a.b2, a.stepSize, a.sqrtC2, a.eps, a.weightDecay, a.decay, a.decoupled ? 1 : 0];
     if (helpers.length > 0) shareJob(k, helpers, 'adamShared', [...args, COUNTER_AT, CHUNK]);
     else k.exports.adamStep(...args);
+    return true;
+  };
+  return placed([g, p], [true, true], true, step) ?? false;
+}
+
+/** SGD's settings for one step, as sgdLoop in optim/optimizers.ts takes them. */
+export interface SgdStep {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** the first step, which starts the momentum buffer at the gradient */
+  first: boolean;
+}
+
+/**
+ * One SGD step with momentum or weight decay on p in place, with a momentum buffer on the heap
+ * (heapFloat64): the JavaScript loop's bits. False when that loop should run.
+ */
+export function sgdMomentumStep(p: Float32Array, g: Float32Array, buf: Float64Array, a: SgdStep): boolean {
+  const k = ready(p.length);
+  const bufAt = heapAddress(buf);
+  if (k === null || bufAt < 0) return false;
+  const helpers = p.length < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
+  const step = ([gAt, pAt]: number[]): boolean => {
+    const args = [pAt, gAt, bufAt, p.length, a.lr, a.momentum, a.dampening, a.weightDecay, a.nesterov ? 1 : 0, a.first ? 1 : 0];
+    if (helpers.length > 0) shareJob(k, helpers, 'sgdMomentumShared', [...args, COUNTER_AT, CHUNK]);
+    else k.exports.sgdMomentumStep(...args);
     return true;
   };
   return placed([g, p], [true, true], true, step) ?? false;
