@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as r from '../src';
-import { cast, contiguous, manualSeed, matmul, randn, transpose, type Tensor } from '../src';
+import { cast, contiguous, manualSeed, matmul, randn, tidy, transpose, type Tensor } from '../src';
 import { directConvAvailable } from '../src/engine/wasm/conv';
-import { BinaryLayout, binaryOp, elementwiseHelpersReady } from '../src/engine/wasm/elementwise';
+import { BinaryLayout, binaryOp, elementwiseHelpersReady, RELU_MASK_MIN_ELEMENTS } from '../src/engine/wasm/elementwise';
 import { heapAddress } from '../src/engine/wasm/heap';
 import { wasmGemmAvailable } from '../src/engine/wasm/gemm';
 
@@ -185,6 +185,70 @@ describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwi
     const scale = Math.max(...Array.from(double, Math.abs));
     expect(scale).toBeGreaterThan(0);
     for (let i = 0; i < double.length; i++) expect(Math.abs(single[i] - double[i]) / scale).toBeLessThan(1e-4);
+  });
+});
+
+describe('relu over arrays past the cache: a backward from a one-bit mask', () => {
+  // a length that ends in a part group of 128 (19 whole vectors and 2 elements) inside a part chunk
+  const n = RELU_MASK_MIN_ELEMENTS + 16384 + 78;
+  const nonzero = [-Infinity, -3, -1e-40, 1e-40, 2.5, Infinity, NaN, -7, 0.25];
+  const upstream = [1, -1, 2.5, 0.1, -0, Infinity, NaN];
+  const fill = (values: readonly number[], at: (i: number) => number = (i) => i): Float32Array => Float32Array.from({ length: n }, (_, i) => values[at(i) % values.length]);
+
+  it('keeps the mask (n/8 bytes) where x has no zeros, and none where it has', () => {
+    const grow = (values: Float32Array, requiresGrad: boolean): number =>
+      tidy(() => {
+        const x = r.tensor(values, { requiresGrad });
+        const before = r.heapStats().inUse;
+        r.relu(x);
+        return r.heapStats().inUse - before - 4 * n;
+      });
+    const mask = Math.ceil(n / 128) * 16;
+    expect(grow(fill(nonzero), true)).toBeGreaterThanOrEqual(mask);
+    expect(grow(fill(nonzero), true)).toBeLessThan(mask + 64);
+    expect(grow(fill(nonzero), false)).toBeLessThan(64);
+    expect(grow(fill([...nonzero, 0]), true)).toBeLessThan(64);
+  });
+
+  for (const zeros of [false, true]) {
+    for (const gradAtZero of [0, 0.5]) {
+      for (const via of ['a gradient array', 'the gradient of a sum']) {
+        it(`${zeros ? 'x with ±0' : 'x without zeros'}, gradAtZero ${gradAtZero}, ${via}: values, gradients and kink hits as the scalar definition`, () => {
+          const xs = fill(zeros ? [...nonzero, 0, -0] : nonzero, (i) => i * 7);
+          const scale = via === 'the gradient of a sum' ? 3 : 0;
+          const gs = fill(upstream, (i) => i * 3);
+          const [ys, grads, hits] = tidy(() => {
+            r.diag.kinkHits.reset();
+            const x = r.tensor(xs, { requiresGrad: true });
+            const y = r.relu(x, { gradAtZero });
+            if (scale !== 0) y.sum().mul(scale).backward();
+            else y.backward(r.tensor(gs));
+            return [Float32Array.from(y.dataSync()), Float32Array.from(x.grad!.dataSync()), r.diag.kinkHits().relu ?? 0];
+          });
+          let wrong = -1;
+          let kinks = 0;
+          for (let i = 0; i < n && wrong < 0; i++) {
+            const { y, dy } = r.relu.scalar(xs[i], { gradAtZero });
+            if (xs[i] === 0) kinks++;
+            const g = scale !== 0 ? scale : gs[i];
+            if (!Object.is(ys[i], Math.fround(y)) || !Object.is(grads[i], Math.fround(g * dy))) wrong = i;
+          }
+          expect(wrong, wrong < 0 ? '' : `element ${wrong}: relu(${xs[wrong]}) = ${ys[wrong]}, gradient ${grads[wrong]}`).toBe(-1);
+          expect(hits).toBe(kinks);
+          expect(kinks > 0).toBe(zeros);
+        });
+      }
+    }
+  }
+
+  it('gives bit-identical values and gradients on one thread and on two', () => {
+    expectSameOnOneAndTwoThreads(`() => {
+      r.manualSeed(5);
+      const x = r.randn([${n}]).requiresGrad_();
+      const y = r.relu(x);
+      y.backward(r.randn([${n}]));
+      return [y, x.grad];
+    }`);
   });
 });
 

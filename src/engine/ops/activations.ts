@@ -67,7 +67,12 @@ export const relu = defineUnary({
   // Random signs make branches mispredict; comparisons used as 0/1 do not. `+ 0` turns −0 into +0, and
   // the (predictable) test for −∞ avoids 0·−∞ = NaN.
   loops: {
-    simd: { forward: (xs, out) => wasm.reluForward(xs, out), backward: (g, xs, out, { gradAtZero }) => wasm.reluBackward(g, xs, out, gradAtZero) },
+    simd: {
+      forward: (xs, out) => wasm.reluForward(xs, out),
+      backward: (g, xs, out, { gradAtZero }) => wasm.reluBackward(g, xs, out, gradAtZero),
+      // without zeros in x, the backward needs only which elements are below 0: 1 bit, not 32
+      masked: { forward: (xs, out) => wasm.reluForwardMasked(xs, out), backward: (g, mask, out) => wasm.reluBackwardMasked(g, mask, out) },
+    },
     forward: (xs, out) => {
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];

@@ -72,6 +72,16 @@ export interface UnaryLoops<P extends Params> {
     forward(xs: Float32Array, out: Float32Array, p: P): boolean;
     /** g is a number for a gradient equal everywhere (a broadcast scalar), which a kernel may decline. */
     backward(g: Float32Array | number, xs: Float32Array, out: Float32Array, p: P): number | undefined;
+    /**
+     * For ops whose backward needs less of x than x itself: a forward that also returns what the backward
+     * needs (a mask), or null having done nothing, and a backward that reads that instead of x. Used when the
+     * graph is recorded; the backward may still decline, and then the loops above run on x.
+     */
+    masked?: {
+      /** Undefined having done nothing; else done, with a null mask where the backward must read x. */
+      forward(xs: Float32Array, out: Float32Array, p: P): { mask: Float32Array | null } | undefined;
+      backward(g: Float32Array | number, mask: Float32Array, out: Float32Array, p: P): number | undefined;
+    };
   };
 }
 
@@ -164,9 +174,14 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const xs = x.dataSync();
     const loops = dtype === 'int32' ? undefined : def.loops;
     let ys: TypedArray;
+    // what a masked backward reads instead of x, when the graph is recorded
+    let mask: Float32Array | null = null;
     if (loops) {
       ys = allocate(dtype, xs.length, false);
-      if (!(ys instanceof Float32Array && loops.simd?.forward(xs as Float32Array, ys, p))) loops.forward(xs as FloatArray, ys as FloatArray, p);
+      const simd = ys instanceof Float32Array ? loops.simd : undefined;
+      const masked = simd?.masked && x.requiresGrad && isGradEnabled() ? simd.masked.forward(xs as Float32Array, ys as Float32Array, p) : undefined;
+      if (masked !== undefined) mask = masked.mask;
+      else if (!simd?.forward(xs as Float32Array, ys as Float32Array, p)) loops.forward(xs as FloatArray, ys as FloatArray, p);
     } else {
       ys = mapUnary(x, dtype, (v) => def.forward(v, p), forwardLoop);
     }
@@ -175,16 +190,19 @@ export function defineUnary<P extends Params>(def: UnaryDef<P>): UnaryOp<P> {
     const backward = (g: Tensor): Tensor[] => {
       if (loops && !isGradEnabled()) {
         const out = allocate(dtype, xs.length, false);
-        if (out instanceof Float32Array && g.dtype === 'float32' && loops.simd && isBroadcastScalar(g)) {
+        const simd = out instanceof Float32Array && g.dtype === 'float32' ? loops.simd : undefined;
+        const simdBackward = (gs: Float32Array | number): number | undefined =>
+          (mask !== null ? simd!.masked!.backward(gs, mask, out as Float32Array, p) : undefined) ?? simd!.backward(gs, xs as Float32Array, out as Float32Array, p);
+        if (simd && isBroadcastScalar(g)) {
           // the gradient of a sum or a mean: one value, not materialised
-          const hits = loops.simd.backward(g.storage.data[g.offset], xs as Float32Array, out, p);
+          const hits = simdBackward(g.storage.data[g.offset]);
           if (hits !== undefined) {
             recordKinkHits(name, hits);
             return [Tensor.fromData(out, x.shape)];
           }
         }
         const gs = g.dataSync() as FloatArray;
-        const simdHits = out instanceof Float32Array && gs instanceof Float32Array ? loops.simd?.backward(gs, xs as Float32Array, out, p) : undefined;
+        const simdHits = simd && gs instanceof Float32Array ? simdBackward(gs) : undefined;
         recordKinkHits(name, simdHits ?? loops.backward(gs, xs as FloatArray, out as FloatArray, p));
         return [Tensor.fromData(out, x.shape)];
       }

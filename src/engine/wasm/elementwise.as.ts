@@ -23,13 +23,13 @@ export function reluForward(x: usize, y: usize, n: i32): void {
 }
 
 /**
- * relu'(v) lane by lane: 1 above 0 and for NaN (the lanes not below 0), atZero at ±0 (`isZero`, the lanes
- * equal to 0), 0 below.
+ * relu' lane by lane, from the lanes of x below 0 (`below`) and equal to ±0 (`isZero`): atZero at ±0, 0
+ * below, 1 above and for NaN (the lanes in neither).
  */
 // @ts-ignore: decorator
 @inline
-function reluSlope(v: v128, isZero: v128, atZero: v128): v128 {
-  return v128.bitselect(atZero, v128.andnot(f32x4.splat(1), f32x4.lt(v, f32x4.splat(0))), isZero);
+function reluSlope(below: v128, isZero: v128, atZero: v128): v128 {
+  return v128.bitselect(atZero, v128.andnot(f32x4.splat(1), below), isZero);
 }
 
 /** relu'(v) for one float (see reluSlope). */
@@ -55,7 +55,7 @@ function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broad
     const o = <usize>i << 2;
     const v = v128.load(x + o);
     const isZero = f32x4.eq(v, zero);
-    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), reluSlope(v, isZero, atZero)));
+    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), reluSlope(f32x4.lt(v, zero), isZero, atZero)));
     hits = i32x4.sub(hits, isZero);
   }
   let tail = 0;
@@ -79,6 +79,82 @@ export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero:
 /** reluBackward for a gradient that is the same float g everywhere (the gradient of a sum or a mean). */
 export function reluBackwardScalar(x: usize, out: usize, n: i32, gradAtZero: f32, g: f32): i32 {
   return reluGrad(x, 0, out, n, gradAtZero, true, g);
+}
+
+/**
+ * The relu mask: which elements of x are below 0, all relu's backward needs of an x without zeros, in one
+ * bit per element instead of 32. Elements go in groups of 128, 16 bytes each: bit j of lane l is element
+ * 4j + l of the group (so that element i's bit is at byte offset (i >> 7) << 4, lane i & 3, bit (i >> 2) & 31).
+ */
+export function reluForwardMasked(x: usize, mask: usize, y: usize, n: i32): i32 {
+  const zero = f32x4.splat(0);
+  let zeros = i32x4.splat(0);
+  let tailZeros = 0;
+  for (let i = 0; i < n; i += 128) {
+    const vectors = min(32, (n - i) >> 2);
+    let bits = i32x4.splat(0);
+    // bit j of every lane, doubled from one vector to the next (cheaper than a shift by j)
+    let bit = i32x4.splat(1);
+    for (let j = 0; j < vectors; j++) {
+      const o = <usize>(i + 4 * j) << 2;
+      const v = v128.load(x + o);
+      v128.store(y + o, f32x4.add(f32x4.pmax(v, zero), zero));
+      bits = v128.or(bits, v128.and(f32x4.lt(v, zero), bit));
+      zeros = i32x4.sub(zeros, f32x4.eq(v, zero));
+      bit = i32x4.add(bit, bit);
+    }
+    const at = mask + (<usize>i >> 3);
+    v128.store(at, bits);
+    // fewer than 4 elements past the last whole vector
+    for (let l = 0, e = i + 4 * vectors; vectors < 32 && e + l < n; l++) {
+      const o = <usize>(e + l) << 2;
+      const v = load<f32>(x + o);
+      store<f32>(y + o, max<f32>(v, 0));
+      if (v < 0) store<u32>(at + (<usize>l << 2), load<u32>(at + (<usize>l << 2)) | (1 << vectors));
+      if (v == 0) tailZeros++;
+    }
+  }
+  return tailZeros + i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3);
+}
+
+/**
+ * g·relu'(x) into out from the relu mask of an x without zeros (reluForwardMasked), g as in reluGrad: 1 for
+ * the elements not below 0 (above 0 or NaN), 0 below, as reluGrad, so the same bits.
+ */
+// @ts-ignore: decorator
+@inline
+function reluGradMasked(mask: usize, g: usize, out: usize, n: i32, broadcast: bool, gs: f32): void {
+  const one = f32x4.splat(1);
+  const gv = f32x4.splat(gs);
+  for (let i = 0; i < n; i += 128) {
+    const vectors = min(32, (n - i) >> 2);
+    const at = mask + (<usize>i >> 3);
+    const bits = v128.load(at);
+    let bit = i32x4.splat(1);
+    for (let j = 0; j < vectors; j++) {
+      const o = <usize>(i + 4 * j) << 2;
+      const below = i32x4.eq(v128.and(bits, bit), bit);
+      v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), v128.andnot(one, below)));
+      bit = i32x4.add(bit, bit);
+    }
+    for (let l = 0, e = i + 4 * vectors; vectors < 32 && e + l < n; l++) {
+      const o = <usize>(e + l) << 2;
+      const below = (load<u32>(at + (<usize>l << 2)) >> vectors) & 1;
+      store<f32>(out + o, (broadcast ? gs : load<f32>(g + o)) * (below ? 0 : 1));
+    }
+  }
+}
+
+/** reluBackward from the relu mask of an x without zeros instead of x. */
+export function reluBackwardMasked(mask: usize, g: usize, out: usize, n: i32): i32 {
+  reluGradMasked(mask, g, out, n, false, 0);
+  return 0;
+}
+
+/** reluBackwardScalar from the relu mask of an x without zeros instead of x. */
+export function reluBackwardMaskedScalar(mask: usize, out: usize, n: i32, g: f32): i32 {
+  reluGradMasked(mask, 0, out, n, true, g);
+  return 0;
 }
 
 /** Lanes 0 and 1 of four floats, widened to doubles. */
@@ -531,8 +607,9 @@ export function fill(x: usize, n: i32, v: f32): void {
 
 /**
  * Runs kernel `kind` (0 reluForward, 1 reluBackward, 2 leakyForward, 3 leakyBackward, 4 sgdStep,
- * 5 reluBackwardScalar: pointers a, b and, for three-array kernels, c; scalars s and t; 6 the block sums of
- * a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK) on chunks of `chunk` elements that the threads taking part
+ * 5 reluBackwardScalar, 6 reluForwardMasked, 7 reluBackwardMasked, 8 reluBackwardMaskedScalar: pointers a,
+ * b and, for three-array kernels, c (for a relu mask, `chunk` a multiple of 128); scalars s
+ * and t; 9 the block sums of a sum of a into the doubles at b, `chunk` a multiple of SUM_BLOCK) on chunks of `chunk` elements that the threads taking part
  * claim from the counter at `counter` until all n are done, so that a thread that falls behind takes fewer.
  * Returns the kink hits of the chunks this thread ran. Each element is computed alone: the bits do not
  * depend on who runs which chunk.
@@ -550,6 +627,9 @@ export function shared(kind: i32, a: usize, b: usize, c: usize, n: i32, s: f64, 
       case 3: hits += leakyBackward(a + o, b + o, c + o, m, s); break;
       case 4: sgdStep(a + o, b + o, c + o, m, s); break;
       case 5: hits += reluBackwardScalar(a + o, b + o, m, <f32>s, <f32>t); break;
+      case 6: hits += reluForwardMasked(a + o, b + (<usize>start >> 3), c + o, m); break;
+      case 7: reluBackwardMasked(a + (<usize>start >> 3), b + o, c + o, m); break;
+      case 8: reluBackwardMaskedScalar(a + (<usize>start >> 3), b + o, m, <f32>s); break;
       default: blockSums(a, b, start, m, n);
     }
   }
