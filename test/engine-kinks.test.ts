@@ -155,12 +155,14 @@ describe('NaN and kink counting', () => {
 
 describe('branch-free loops agree with the scalar definitions', () => {
   const specials = [-Infinity, -3, -1e-40, -0, 0, 1e-40, 2.5, Infinity, NaN];
-  const cases: [string, object][] = [['relu', {}], ['relu', { gradAtZero: 0.5 }], ['relu', { gradAtZero: 1 }], ['leakyRelu', {}], ['leakyRelu', { negativeSlope: 0 }], ['leakyRelu', { negativeSlope: 0.2 }]];
+  // gradAtZero −0 counts as +0 on every path: the scalar definition, the JavaScript and the WebAssembly loops
+  const cases: [string, object][] = [['relu', {}], ['relu', { gradAtZero: -0 }], ['relu', { gradAtZero: 0.5 }], ['relu', { gradAtZero: 1 }], ['leakyRelu', {}], ['leakyRelu', { negativeSlope: 0 }], ['leakyRelu', { negativeSlope: 0.2 }]];
+  const label = (options: object): string => JSON.stringify(options, (_, v) => (Object.is(v, -0) ? '-0' : v));
   for (const dtype of ['float32', 'float64'] as const) {
     for (const [name, options] of cases) {
       // short arrays run the JavaScript loops, long ones (float32) the WebAssembly kernels
       for (const copies of [1, Math.ceil(WASM_MIN_ELEMENTS / specials.length) + 1]) {
-        it(`${name} ${JSON.stringify(options)} in ${dtype}, ${copies * specials.length} elements: values, gradients and kink hits, signed zeros and NaN included`, () => {
+        it(`${name} ${label(options)} in ${dtype}, ${copies * specials.length} elements: values, gradients and kink hits, signed zeros and NaN included`, () => {
           const op = (r as unknown as Record<string, r.UnaryOp<Record<string, number>>>)[name];
           const round = dtype === 'float32' ? Math.fround : (v: number) => v;
           const values = Array.from({ length: copies }, () => specials).flat();

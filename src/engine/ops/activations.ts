@@ -61,7 +61,8 @@ export const relu = defineUnary({
   params: { gradAtZero: 0 },
   // NaN falls through both comparisons and propagates, as in PyTorch
   forward: (x) => (x > 0 ? x : x <= 0 ? 0 : x),
-  derivative: (x, _y, { gradAtZero }) => (x > 0 ? 1 : x < 0 ? 0 : x === 0 ? gradAtZero : 1),
+  // a gradAtZero of −0 counts as +0, as in the branch-free loops below
+  derivative: (x, _y, { gradAtZero }) => (x > 0 ? 1 : x < 0 ? 0 : x === 0 ? gradAtZero + 0 : 1),
   kinks: () => [0],
   checks: [{ label: 'gradAtZero 0.5', shapes: [[3, 4]], call: (x): Tensor => relu(x, { gradAtZero: 0.5 }), kinks: [0] }],
   // Random signs make branches mispredict; comparisons used as 0/1 do not. `+ 0` turns −0 into +0, and
@@ -69,7 +70,7 @@ export const relu = defineUnary({
   loops: {
     simd: {
       forward: (xs, out) => wasm.reluForward(xs, out),
-      backward: (g, xs, out, { gradAtZero }) => wasm.reluBackward(g, xs, out, gradAtZero),
+      backward: (g, xs, out, { gradAtZero }) => wasm.reluBackward(g, xs, out, gradAtZero + 0),
       // without zeros in x, the backward needs only which elements are below 0: 1 bit, not 32
       masked: { forward: (xs, out) => wasm.reluForwardMasked(xs, out), backward: (g, mask, out) => wasm.reluBackwardMasked(g, mask, out) },
     },

@@ -41,11 +41,13 @@ function reluSlope1(v: f32, gradAtZero: f32): f32 {
 
 /**
  * g·relu'(x) into out, with g the floats at `g` or, when `broadcast`, the one float `gs` everywhere; returns
- * how many x were exactly 0. Inlined into both kernels below, each with its `broadcast` fixed.
+ * how many x were exactly 0. With `zeroAtZero` (gradAtZero +0, the default) the slope is 0 wherever x ≤ 0,
+ * one compare and no select: three instructions fewer for the same bits. Inlined into the kernels below,
+ * each with its flags fixed.
  */
 // @ts-ignore: decorator
 @inline
-function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broadcast: bool, gs: f32): i32 {
+function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broadcast: bool, gs: f32, zeroAtZero: bool): i32 {
   const zero = f32x4.splat(0);
   const atZero = f32x4.splat(gradAtZero);
   const gv = f32x4.splat(gs);
@@ -55,7 +57,8 @@ function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broad
     const o = <usize>i << 2;
     const v = v128.load(x + o);
     const isZero = f32x4.eq(v, zero);
-    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), reluSlope(f32x4.lt(v, zero), isZero, atZero)));
+    const slope = zeroAtZero ? v128.andnot(f32x4.splat(1), f32x4.le(v, zero)) : reluSlope(f32x4.lt(v, zero), isZero, atZero);
+    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), slope));
     hits = i32x4.sub(hits, isZero);
   }
   let tail = 0;
@@ -73,12 +76,14 @@ function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broad
  * checks), so that the f32 product equals JavaScript's. Returns how many x were exactly 0.
  */
 export function reluBackward(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32): i32 {
-  return reluGrad(x, g, out, n, gradAtZero, false, 0);
+  if (reinterpret<i32>(gradAtZero) == 0) return reluGrad(x, g, out, n, gradAtZero, false, 0, true);
+  return reluGrad(x, g, out, n, gradAtZero, false, 0, false);
 }
 
 /** reluBackward for a gradient that is the same float g everywhere (the gradient of a sum or a mean). */
 export function reluBackwardScalar(x: usize, out: usize, n: i32, gradAtZero: f32, g: f32): i32 {
-  return reluGrad(x, 0, out, n, gradAtZero, true, g);
+  if (reinterpret<i32>(gradAtZero) == 0) return reluGrad(x, 0, out, n, gradAtZero, true, g, true);
+  return reluGrad(x, 0, out, n, gradAtZero, true, g, false);
 }
 
 /**
