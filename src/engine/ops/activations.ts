@@ -53,8 +53,8 @@ export const tanh = defineUnary({
 
 /**
  * max(0, x). The derivative at 0 is `gradAtZero` (0 by default, as PyTorch, TensorFlow and JAX); any value in
- * [0, 1] is a valid subgradient. Change it per call, `relu(x, {gradAtZero: 1})`, or for every call with
- * `relu.setDefaults({gradAtZero: 1})`.
+ * [0, 1] is a valid subgradient (−0 counts as 0). Change it per call, `relu(x, {gradAtZero: 1})`, or for
+ * every call with `relu.setDefaults({gradAtZero: 1})`.
  */
 export const relu = defineUnary({
   name: 'relu',
