@@ -101,12 +101,15 @@ describe('WebAssembly matrix product', () => {
   it('gives bit-identical results on one thread and on two, operands on the heap or not', () => {
     expectSameOnOneAndTwoThreads(`() => {
       r.manualSeed(7);
-      // by rows of C (more rows than columns); by columns, A read in place row- and column-major, with a
-      // last panel of 3 rows and a last tile of 4 columns (claims shrink toward the end)
+      // by rows of C (more rows than columns), B packed whole by each thread: transposed, and row-major in
+      // two blocks of columns, three passes over k and a last panel of 1 column; by columns, A read in place
+      // row- and column-major, with a last panel of 3 rows and a last tile of 4 columns (claims shrink
+      // toward the end)
       const a = r.randn([131, 500]);
       const b = r.randn([500, 700]);
       return [
         r.matmul(r.randn([300, 500]), r.randn([500, 200]).transpose(0, 1).contiguous().transpose(0, 1)),
+        r.matmul(r.randn([1030, 520]), r.randn([520, 601])),
         r.matmul(a, b),
         r.matmul(a.transpose(0, 1).contiguous().transpose(0, 1), b),
       ];

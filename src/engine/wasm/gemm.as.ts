@@ -183,13 +183,37 @@ function flushEdge(tile: usize, dst: usize, ldc: i32, rows: i32, cols: i32, firs
 const SMALL: i32 = 1 << 18;
 
 /**
- * C[i0:i1, j0:j1] = A[i0:i1, :]·B[:, j0:j1], using `scratch` (scratchBytes() bytes) for packing.
+ * The depth of each pass over k: k in equal passes of at most KC (a multiple of 4), not KC, KC, … and a
+ * short remainder, so that each pass reads and writes the tiles of C once.
+ */
+function passDepth(k: i32): i32 {
+  const passes = (k + KC - 1) / KC;
+  return ((k + passes - 1) / passes + 3) & ~3;
+}
+
+/**
+ * All of B packed at `dst` (k × n rounded up to whole panels): the panels of columns jc… (a block of at most
+ * NC) and rows pc… (a pass) at dst + 4·(jc·k + pc·ncPadded), as sgemm reads them when given `packedB`.
+ */
+function packAllB(b: usize, brs: i32, bcs: i32, k: i32, n: i32, dst: usize): void {
+  const kcBlock = passDepth(k);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += kcBlock) {
+      packB(b, brs, bcs, pc, min(kcBlock, k - pc), jc, nc, dst + <usize>(jc * k + pc * ((nc + NR - 1) & ~(NR - 1))) * 4);
+    }
+  }
+}
+
+/**
+ * C[i0:i1, j0:j1] = A[i0:i1, :]·B[:, j0:j1], using `scratch` (scratchBytes() bytes) for packing, and B as
+ * packAllB left it at `packedB` unless that is 0.
  */
 function sgemm(
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
   c: usize, ldc: i32,
-  k: i32, i0: i32, i1: i32, j0: i32, j1: i32, inPlaceA: bool, scratch: usize,
+  k: i32, i0: i32, i1: i32, j0: i32, j1: i32, inPlaceA: bool, scratch: usize, packedB: usize,
 ): void {
   const pa = scratch;
   const pb = pa + <usize>(MC * KC) * 4;
@@ -214,16 +238,15 @@ function sgemm(
     }
     return;
   }
-  // k in equal passes of at most KC (a multiple of 4), not KC, KC, … and a short remainder: each pass
-  // reads and writes the tiles of C once
-  const passes = (k + KC - 1) / KC;
-  const kcBlock = ((k + passes - 1) / passes + 3) & ~3;
+  const kcBlock = passDepth(k);
   for (let jc = j0; jc < j1; jc += NC) {
     const nc = min(NC, j1 - jc);
     for (let pc = 0; pc < k; pc += kcBlock) {
       const kc = min(kcBlock, k - pc);
       const first = pc == 0;
-      packB(b, brs, bcs, pc, kc, jc, nc, pb);
+      let panels = pb;
+      if (packedB != 0) panels = packedB + <usize>(jc * k + pc * ((nc + NR - 1) & ~(NR - 1))) * 4;
+      else packB(b, brs, bcs, pc, kc, jc, nc, pb);
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = min(MC, i1 - ic);
         // A in place: only a last panel of fewer than MR rows is packed (padded with zeros), at pa
@@ -231,7 +254,7 @@ function sgemm(
         packA(a, ars, acs, ic + whole, mc - whole, pc, kc, pa);
         for (let jr = 0; jr < nc; jr += NR) {
           const cols = min(NR, nc - jr);
-          const panelB = pb + <usize>(jr * kc) * 4;
+          const panelB = panels + <usize>(jr * kc) * 4;
           let ir = 0;
           for (; ir < whole; ir += MR) {
             const panelA = a + <usize>((ic + ir) * ars + pc * acs) * 4;
@@ -270,24 +293,30 @@ function sgemm(
  * computes it, so the result depends neither on the thread count nor on who claimed what.
  *
  * When C is split by columns, every claim reads all of A: a dense A is then read in place, not packed again
- * for each claim.
+ * for each claim. When it is split by rows, every claim reads all of B: given `packedB` (room for packAllB),
+ * a thread packs all of B there once, before its first claim, so that claims can be small.
  */
 export function sgemmShared(
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
   c: usize, m: i32, k: i32, n: i32,
-  byRows: bool, least: i32, parts: i32, counter: usize, scratch: usize,
+  byRows: bool, least: i32, parts: i32, counter: usize, scratch: usize, packedB: usize,
 ): void {
   const extent = byRows ? m : n;
   const unit = byRows ? MR : NR;
   const inPlaceA = !byRows && (acs == 1 || ars == 1);
+  let packed = false;
   for (;;) {
     const lo = atomic.load<i32>(counter);
     if (lo >= extent) break;
     const share = ((extent - lo + parts * unit - 1) / (parts * unit)) * unit;
     const hi = min(extent, lo + max(least, share));
     if (atomic.cmpxchg<i32>(counter, lo, hi) != lo) continue;
-    if (byRows) sgemm(a, ars, acs, b, brs, bcs, c, n, k, lo, hi, 0, n, false, scratch);
-    else sgemm(a, ars, acs, b, brs, bcs, c, n, k, 0, m, lo, hi, inPlaceA, scratch);
+    if (packedB != 0 && !packed) {
+      packAllB(b, brs, bcs, k, n, packedB);
+      packed = true;
+    }
+    if (byRows) sgemm(a, ars, acs, b, brs, bcs, c, n, k, lo, hi, 0, n, false, scratch, packedB);
+    else sgemm(a, ars, acs, b, brs, bcs, c, n, k, 0, m, lo, hi, inPlaceA, scratch, 0);
   }
 }
