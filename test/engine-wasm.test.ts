@@ -117,7 +117,7 @@ describe('WebAssembly matrix product', () => {
   });
 });
 
-describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwise)', () => {
+describe('conv2d in float32 (direct kernels at stride 1 with few output channels, im2col products otherwise)', () => {
   it('has its direct kernels built and in use', () => {
     expect(directConvAvailable()).toBe(true);
   });
@@ -133,6 +133,10 @@ describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwi
     ['kernel wider than the padded input rows reach', [1, 2, 5, 5], [2, 2, 5, 1], { padding: [0, 2] }, true],
     // 3·10⁶ multiply-adds a pass: shared with the helper thread, by samples and by output channels
     ['large enough to split between threads, 27 taps (three groups of nine)', [9, 3, 30, 29], [7, 3, 3, 3], { padding: 'same' }, true],
+    // as products at stride 1 (many output channels): columns with a ones row, rows of 7 and 9 outputs
+    ["products at stride 1: 33 output channels, 'same' and dilation 2", [2, 8, 9, 7], [33, 8, 3, 3], { padding: 'same', dilation: 2 }, true],
+    ['products at stride 1: 64 output channels, 2×5 kernel, uneven padding, no bias', [3, 5, 6, 13], [64, 5, 2, 5], { padding: [1, 2] }, false],
+    ['products at stride [2, 1]: 40 output channels, padding 2', [2, 6, 11, 10], [40, 6, 3, 3], { stride: [2, 1], padding: 2 }, true],
   ];
   for (const [label, xs, ws, options, withBias] of configs) {
     it(`${label}: values and every gradient agree with float64`, () => {
@@ -166,7 +170,13 @@ describe('conv2d in float32 (direct kernels at stride 1, im2col products otherwi
       const b = r.randn([12]).requiresGrad_();
       const y = r.relu(r.conv2d(x, w, b, { padding: 'same' }));
       y.sum().backward();
-      return [y, x.grad, w.grad, b.grad];
+      // as products: 32 output channels, large enough for the product to be shared
+      const x2 = r.randn([8, 16, 14, 13]).requiresGrad_();
+      const w2 = r.randn([32, 16, 3, 3]).requiresGrad_();
+      const b2 = r.randn([32]).requiresGrad_();
+      const y2 = r.relu(r.conv2d(x2, w2, b2, { padding: 'same' }));
+      y2.sum().backward();
+      return [y, x.grad, w.grad, b.grad, y2, x2.grad, w2.grad, b2.grad];
     }`);
   });
 

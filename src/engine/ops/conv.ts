@@ -3,8 +3,8 @@ import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
-import { directConvBackward, directConvForward, type ConvGrads, type ConvWant, type DirectConv } from '../wasm/conv';
-import { sgemm, wasmGemmAvailable } from '../wasm/gemm';
+import { convBackward, convForward, type ConvGeometry, type ConvWant } from '../wasm/conv';
+import { wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
 import { mean } from './reduce';
@@ -172,29 +172,19 @@ function forEachSpan(shape: Shape, w: Window, ho: number, wo: number, start: Lay
   }
 }
 
-/** A float32 convolution computed outside the graph: its output, and its gradients for an output gradient. */
-interface ConvKernels {
-  out: Float32Array;
-  backward(g: Float32Array, want: ConvWant): ConvGrads;
-}
-
 /**
- * The most window taps (in channels × kh × kw) for which the direct kernels beat im2col and products
- * (bench, fwd+bwd: 1×3×3 2.5×, 3×5×5 2×, 8×3×3 2×, 16×3×3 and 32×3×3 even, 20×5×5 0.55×): the weight
- * gradient costs the direct kernels a pass over the output per tap, while the product's packed tiles reuse
- * what they load.
- */
-const DIRECT_MAX_TAPS = 288;
-
-/**
- * conv2d in float32 as one graph node: stride 1 with few taps on the direct WebAssembly kernels, the rest
- * as two matrix products. Gradients of gradients go through conv2dComposed.
+ * conv2d in float32 as one graph node on the WebAssembly kernels (direct at stride 1 with few taps, as
+ * matrix products otherwise); conv2dComposed where they are unavailable or the heap is full. Gradients of
+ * gradients go through conv2dComposed.
  */
 function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window, ho: number, wo: number): Tensor {
-  const [n] = x.shape;
+  const [n, c, h, wd] = x.shape;
   const [outC] = weight.shape;
-  const direct = w.stride[0] === 1 && w.stride[1] === 1 && weight.size / outC <= DIRECT_MAX_TAPS ? directKernels(x, weight, bias, w) : null;
-  const kernels = direct ?? gemmKernels(x, weight, bias, w, ho, wo);
+  const p: ConvGeometry = { n, c, h, w: wd, o: outC, kh: w.kh, kw: w.kw, stride: w.stride, dilation: w.dilation, pad: w.pad };
+  const xd = x.dataSync() as Float32Array;
+  const wd32 = weight.dataSync() as Float32Array;
+  const out = convForward(xd, wd32, bias?.dataSync() as Float32Array | undefined, p);
+  if (out === null) return conv2dComposed(x, weight, bias, w, ho, wo);
   const inputs = bias === undefined ? [x, weight] : [x, weight, bias];
   const backward = (g: Tensor): (Tensor | null)[] => {
     if (isGradEnabled()) {
@@ -203,84 +193,14 @@ function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Win
       return inputs.map((t) => grads.get(t) ?? null);
     }
     const want: ConvWant = { weights: weight.requiresGrad || bias?.requiresGrad === true, bias: bias !== undefined, input: x.requiresGrad };
-    const grads = kernels.backward(g.dataSync() as Float32Array, want);
+    const grads = convBackward(xd, wd32, g.dataSync() as Float32Array, p, want);
+    if (grads === null) throw new ValueError('conv2d', `the gradient of a ${formatShape(x.shape)} input does not fit in WebAssembly memory`);
     const wrap = (data: Float32Array | null, shape: Shape) => (data === null ? null : Tensor.fromData(data, shape));
     const dx = wrap(grads.input, x.shape);
     const dw = wrap(grads.weight, weight.shape);
     return bias === undefined ? [dx, dw] : [dx, dw, wrap(grads.bias, [outC])];
   };
-  return fromOp('conv2d', kernels.out, [n, outC, ho, wo], inputs, backward, inputs);
-}
-
-/** Stride 1 by direct convolution (no im2col); null where the kernels are unavailable. */
-function directKernels(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window): ConvKernels | null {
-  const [n, c, h, wd] = x.shape;
-  const [o] = weight.shape;
-  const p: DirectConv = { n, c, h, w: wd, o, kh: w.kh, kw: w.kw, dilation: w.dilation, pad: w.pad };
-  const xd = x.dataSync() as Float32Array;
-  const wd32 = weight.dataSync() as Float32Array;
-  const out = directConvForward(xd, wd32, bias?.dataSync() as Float32Array | undefined, p);
-  if (out === null) return null;
-  return {
-    out,
-    backward: (g, want) => {
-      const grads = directConvBackward(xd, wd32, g, p, want);
-      if (grads === null) throw new ValueError('conv2d', `the gradient of a ${formatShape(x.shape)} input does not fit in WebAssembly memory`);
-      return grads;
-    },
-  };
-}
-
-/**
- * Any stride as two matrix products over the whole batch (PyTorch's im2col + GEMM). The bias rides along
- * as a row of ones in the columns, so the forward product adds it and the weight-gradient product sums it.
- */
-function gemmKernels(x: Tensor, weight: Tensor, bias: Tensor | undefined, w: Window, ho: number, wo: number): ConvKernels {
-  const [n] = x.shape;
-  const [outC] = weight.shape;
-  const k = weight.size / outC;
-  const l = ho * wo;
-  const nl = n * l;
-  const rows = bias === undefined ? k : k + 1;
-  // im2col over the whole batch: [rows, N·L], column b·L + l for output position l of sample b
-  const batchWide: Layout = (row, b) => row * nl + b * l;
-  const cols = new Float32Array(rows * nl);
-  gatherWindows(x.dataSync(), x.shape, w, ho, wo, cols, batchWide);
-  if (bias !== undefined) cols.fill(1, k * nl);
-  const wd = weight.dataSync() as Float32Array;
-  const wb = new Float32Array(outC * rows);
-  const bd = bias?.dataSync();
-  for (let o = 0; o < outC; o++) {
-    wb.set(wd.subarray(o * k, o * k + k), o * rows);
-    if (bd !== undefined) wb[o * rows + k] = bd[o];
-  }
-  const product = new Float32Array(outC * nl);
-  sgemm({ data: wb, offset: 0, rowStride: rows, colStride: 1 }, { data: cols, offset: 0, rowStride: nl, colStride: 1 }, outC, rows, nl, product, 0);
-  // [outC, N, L] → [N, outC, L]
-  const out = new Float32Array(n * outC * l);
-  for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) out.set(product.subarray(o * nl + b * l, o * nl + b * l + l), (b * outC + o) * l);
-  const backward = (gd: Float32Array, want: ConvWant): ConvGrads => {
-    const gp = new Float32Array(outC * nl);
-    for (let b = 0; b < n; b++) for (let o = 0; o < outC; o++) gp.set(gd.subarray((b * outC + o) * l, (b * outC + o + 1) * l), o * nl + b * l);
-    const grads: ConvGrads = { input: null, weight: null, bias: null };
-    if (want.weights) {
-      // [outC, rows] = G·colsᵀ; its last column is the bias gradient
-      const dwb = new Float32Array(outC * rows);
-      sgemm({ data: gp, offset: 0, rowStride: nl, colStride: 1 }, { data: cols, offset: 0, rowStride: 1, colStride: nl }, outC, nl, rows, dwb, 0);
-      grads.weight = new Float32Array(outC * k);
-      for (let o = 0; o < outC; o++) grads.weight.set(dwb.subarray(o * rows, o * rows + k), o * k);
-      if (want.bias) grads.bias = Float32Array.from({ length: outC }, (_, o) => dwb[o * rows + k]);
-    }
-    if (want.input) {
-      // [k, N·L] = Wᵀ·G, then back to image positions
-      const dcols = new Float32Array(k * nl);
-      sgemm({ data: wd, offset: 0, rowStride: 1, colStride: k }, { data: gp, offset: 0, rowStride: nl, colStride: 1 }, k, outC, nl, dcols, 0);
-      grads.input = new Float32Array(x.size);
-      scatterWindows(dcols, x.shape, w, ho, wo, grads.input, batchWide);
-    }
-    return grads;
-  };
-  return { out, backward };
+  return fromOp('conv2d', out, [n, outC, ho, wo], inputs, backward, inputs);
 }
 
 registerOp('conv2d', [

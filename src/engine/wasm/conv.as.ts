@@ -6,10 +6,13 @@
 // weight gradient a dot product of the output gradient with each shifted input. Arrays are byte offsets
 // into the tensor heap (wasm/heap.ts), which the module imports; all float32. Threads share the forward
 // pass by samples and the weight gradient by output channels, claiming them one at a time from a counter.
+// For convolutions with many taps or a stride, which run as matrix products instead, the same module
+// builds the columns (unfold), adds them back (fold) and moves between [channels, samples] and [samples,
+// channels] layouts (swapLeading).
 //
 // Shapes: xp [N, C, Hp, Wp], padded; weight [O, C, kh, kw]; output and its gradient [N, O, Ho, Wo] with
-// Ho = Hp − dh·(kh − 1), Wo = Wp − dw·(kw − 1). A row's last lane group may read up to 15 floats past
-// the end of its array (the caller leaves room); lanes past the row are never stored or summed.
+// Ho = Hp − dh·(kh − 1), Wo = Wp − dw·(kw − 1) at stride 1. A row's last lane group may read up to 15 floats
+// past the end of its array (the caller leaves room); lanes past the row are never stored or summed.
 //
 // Every sum runs in a fixed order with a separate multiply and add in float32, so results do not depend on
 // the CPU.
@@ -24,6 +27,90 @@ export function pad(x: usize, xp: usize, planes: i32, h: i32, w: i32, hp: i32, w
     for (let y = max(0, top); y < min(hp, top + h); y++) {
       memory.copy(xp + ((<usize>p * hp + y) * wp + lo) * 4, x + ((<usize>p * h + y - top) * w + lo - left) * 4, <usize>(hi - lo) * 4);
     }
+  }
+}
+
+/** count floats from src to dst (runs that do not overlap), four at a time. */
+// @ts-ignore: decorator
+@inline
+function copyFloats(dst: usize, src: usize, count: i32): void {
+  const end = <usize>count << 2;
+  let k: usize = 0;
+  for (; k + 16 <= end; k += 16) v128.store(dst + k, v128.load(src + k));
+  for (; k < end; k += 4) store<f32>(dst + k, load<f32>(src + k));
+}
+
+/**
+ * im2col on the padded input xp [N, C, Hp, Wp]: cols[row, b·L + y·wo + x] = xp[b, ch, y·sh + i·dh, x·sw + j·dw]
+ * for row = (ch·kh + i)·kw + j and L = ho·wo, rows N·L floats long; with `ones`, one more row of ones (the
+ * bias's, in the products that use these columns).
+ */
+export function unfold(
+  xp: usize, n: i32, c: i32, hp: i32, wp: i32, kh: i32, kw: i32, dh: i32, dw: i32, sh: i32, sw: i32, ho: i32, wo: i32,
+  cols: usize, ones: bool,
+): void {
+  let dst = cols;
+  for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        for (let b = 0; b < n; b++) {
+          const plane = xp + ((<usize>(b * c + ch) * hp + i * dh) * wp + j * dw) * 4;
+          for (let y = 0; y < ho; y++, dst += <usize>wo * 4) {
+            const src = plane + <usize>(y * sh * wp) * 4;
+            if (sw == 1) copyFloats(dst, src, wo);
+            else for (let x = 0; x < wo; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>(x * sw) << 2)));
+          }
+        }
+      }
+    }
+  }
+  if (!ones) return;
+  const one = f32x4.splat(1);
+  const end = dst + <usize>n * ho * wo * 4;
+  for (; dst + 16 <= end; dst += 16) v128.store(dst, one);
+  for (; dst < end; dst += 4) store<f32>(dst, 1);
+}
+
+/**
+ * col2im, the adjoint of unfold: dxp [N, C, Hp, Wp] = 0, then every entry of cols added back to the padded
+ * input position it was read from, rows in order (so each position's sum runs in a fixed order).
+ */
+export function fold(
+  cols: usize, n: i32, c: i32, hp: i32, wp: i32, kh: i32, kw: i32, dh: i32, dw: i32, sh: i32, sw: i32, ho: i32, wo: i32,
+  dxp: usize,
+): void {
+  memory.fill(dxp, 0, <usize>n * c * hp * wp * 4);
+  let src = cols;
+  for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        for (let b = 0; b < n; b++) {
+          const plane = dxp + ((<usize>(b * c + ch) * hp + i * dh) * wp + j * dw) * 4;
+          for (let y = 0; y < ho; y++, src += <usize>wo * 4) {
+            const dst = plane + <usize>(y * sh * wp) * 4;
+            if (sw == 1) {
+              const end = <usize>wo << 2;
+              let k: usize = 0;
+              for (; k + 16 <= end; k += 16) v128.store(dst + k, f32x4.add(v128.load(dst + k), v128.load(src + k)));
+              for (; k < end; k += 4) store<f32>(dst + k, load<f32>(dst + k) + load<f32>(src + k));
+            } else {
+              for (let x = 0; x < wo; x++) {
+                const at = dst + (<usize>(x * sw) << 2);
+                store<f32>(at, load<f32>(at) + load<f32>(src + (<usize>x << 2)));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** dst [q, p, l] = src [p, q, l]: runs of l floats, between [channels, samples, ·] and [samples, channels, ·]. */
+export function swapLeading(src: usize, dst: usize, p: i32, q: i32, l: i32): void {
+  let out = dst;
+  for (let b = 0; b < q; b++) {
+    for (let a = 0; a < p; a++, out += <usize>l * 4) copyFloats(out, src + (<usize>(a * q + b) * l) * 4, l);
   }
 }
 
