@@ -43,61 +43,69 @@ function copyFloats(dst: usize, src: usize, count: i32): void {
 /**
  * im2col on the padded input xp [N, C, Hp, Wp]: cols[row, b·L + y·wo + x] = xp[b, ch, y·sh + i·dh, x·sw + j·dw]
  * for row = (ch·kh + i)·kw + j and L = ho·wo, rows N·L floats long; with `ones`, one more row of ones (the
- * bias's, in the products that use these columns).
+ * bias's, in the products that use these columns). Threads claim rows from the counter.
  */
 export function unfold(
   xp: usize, n: i32, c: i32, hp: i32, wp: i32, kh: i32, kw: i32, dh: i32, dw: i32, sh: i32, sw: i32, ho: i32, wo: i32,
-  cols: usize, ones: bool,
+  cols: usize, ones: bool, counter: usize,
 ): void {
-  let dst = cols;
-  for (let ch = 0; ch < c; ch++) {
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        for (let b = 0; b < n; b++) {
-          const plane = xp + ((<usize>(b * c + ch) * hp + i * dh) * wp + j * dw) * 4;
-          for (let y = 0; y < ho; y++, dst += <usize>wo * 4) {
-            const src = plane + <usize>(y * sh * wp) * 4;
-            if (sw == 1) copyFloats(dst, src, wo);
-            else for (let x = 0; x < wo; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>(x * sw) << 2)));
-          }
-        }
+  const taps = c * kh * kw;
+  const rows = ones ? taps + 1 : taps;
+  const rowBytes = <usize>n * ho * wo * 4;
+  for (let row = atomic.add<i32>(counter, 1); row < rows; row = atomic.add<i32>(counter, 1)) {
+    let dst = cols + <usize>row * rowBytes;
+    if (row == taps) {
+      const one = f32x4.splat(1);
+      const end = dst + rowBytes;
+      for (; dst + 16 <= end; dst += 16) v128.store(dst, one);
+      for (; dst < end; dst += 4) store<f32>(dst, 1);
+      continue;
+    }
+    const ch = row / (kh * kw);
+    const i = (row / kw) % kh;
+    const j = row % kw;
+    for (let b = 0; b < n; b++) {
+      const plane = xp + ((<usize>(b * c + ch) * hp + i * dh) * wp + j * dw) * 4;
+      for (let y = 0; y < ho; y++, dst += <usize>wo * 4) {
+        const src = plane + <usize>(y * sh * wp) * 4;
+        if (sw == 1) copyFloats(dst, src, wo);
+        else for (let x = 0; x < wo; x++) store<f32>(dst + (<usize>x << 2), load<f32>(src + (<usize>(x * sw) << 2)));
       }
     }
   }
-  if (!ones) return;
-  const one = f32x4.splat(1);
-  const end = dst + <usize>n * ho * wo * 4;
-  for (; dst + 16 <= end; dst += 16) v128.store(dst, one);
-  for (; dst < end; dst += 4) store<f32>(dst, 1);
 }
 
 /**
- * col2im, the adjoint of unfold: dxp [N, C, Hp, Wp] = 0, then every entry of cols added back to the padded
- * input position it was read from, rows in order (so each position's sum runs in a fixed order).
+ * col2im, the adjoint of unfold: each plane (b, ch) of dxp [N, C, Hp, Wp] set to 0, then every entry of cols
+ * read from it added back, window offsets (i, j) in order, so each position's sum runs in a fixed order.
+ * Threads claim planes from the counter.
  */
 export function fold(
   cols: usize, n: i32, c: i32, hp: i32, wp: i32, kh: i32, kw: i32, dh: i32, dw: i32, sh: i32, sw: i32, ho: i32, wo: i32,
-  dxp: usize,
+  dxp: usize, counter: usize,
 ): void {
-  memory.fill(dxp, 0, <usize>n * c * hp * wp * 4);
-  let src = cols;
-  for (let ch = 0; ch < c; ch++) {
+  const rowBytes = <usize>n * ho * wo * 4;
+  const planeBytes = <usize>hp * wp * 4;
+  for (let plane = atomic.add<i32>(counter, 1); plane < n * c; plane = atomic.add<i32>(counter, 1)) {
+    const b = plane / c;
+    const ch = plane % c;
+    const base = dxp + <usize>plane * planeBytes;
+    memory.fill(base, 0, planeBytes);
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
-        for (let b = 0; b < n; b++) {
-          const plane = dxp + ((<usize>(b * c + ch) * hp + i * dh) * wp + j * dw) * 4;
-          for (let y = 0; y < ho; y++, src += <usize>wo * 4) {
-            const dst = plane + <usize>(y * sh * wp) * 4;
-            if (sw == 1) {
-              const end = <usize>wo << 2;
-              let k: usize = 0;
-              for (; k + 16 <= end; k += 16) v128.store(dst + k, f32x4.add(v128.load(dst + k), v128.load(src + k)));
-              for (; k < end; k += 4) store<f32>(dst + k, load<f32>(dst + k) + load<f32>(src + k));
-            } else {
-              for (let x = 0; x < wo; x++) {
-                const at = dst + (<usize>(x * sw) << 2);
-                store<f32>(at, load<f32>(at) + load<f32>(src + (<usize>x << 2)));
-              }
+        let src = cols + <usize>((ch * kh + i) * kw + j) * rowBytes + <usize>(b * ho * wo) * 4;
+        const at = base + <usize>(i * dh * wp + j * dw) * 4;
+        for (let y = 0; y < ho; y++, src += <usize>wo * 4) {
+          const dst = at + <usize>(y * sh * wp) * 4;
+          if (sw == 1) {
+            const end = <usize>wo << 2;
+            let k: usize = 0;
+            for (; k + 16 <= end; k += 16) v128.store(dst + k, f32x4.add(v128.load(dst + k), v128.load(src + k)));
+            for (; k < end; k += 4) store<f32>(dst + k, load<f32>(dst + k) + load<f32>(src + k));
+          } else {
+            for (let x = 0; x < wo; x++) {
+              const to = dst + (<usize>(x * sw) << 2);
+              store<f32>(to, load<f32>(to) + load<f32>(src + (<usize>x << 2)));
             }
           }
         }
@@ -106,10 +114,13 @@ export function fold(
   }
 }
 
-/** dst [q, p, l] = src [p, q, l]: runs of l floats, between [channels, samples, ·] and [samples, channels, ·]. */
-export function swapLeading(src: usize, dst: usize, p: i32, q: i32, l: i32): void {
-  let out = dst;
-  for (let b = 0; b < q; b++) {
+/**
+ * dst [q, p, l] = src [p, q, l]: runs of l floats, between [channels, samples, ·] and [samples, channels, ·].
+ * Threads claim the q blocks of dst from the counter.
+ */
+export function swapLeading(src: usize, dst: usize, p: i32, q: i32, l: i32, counter: usize): void {
+  for (let b = atomic.add<i32>(counter, 1); b < q; b = atomic.add<i32>(counter, 1)) {
+    let out = dst + <usize>(b * p) * l * 4;
     for (let a = 0; a < p; a++, out += <usize>l * 4) copyFloats(out, src + (<usize>(a * q + b) * l) * 4, l);
   }
 }

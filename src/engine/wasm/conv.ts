@@ -22,13 +22,15 @@ interface Exports {
   pad(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): void;
   forwardShared(xp: number, n: number, c: number, hp: number, wp: number, weight: number, o: number, kh: number, kw: number, dh: number, dw: number, bias: number, hasBias: number, out: number, offsets: number, counter: number): void;
   weightGrad(xp: number, n: number, c: number, hp: number, wp: number, g: number, o: number, kh: number, kw: number, dh: number, dw: number, dweight: number, dbias: number, hasBias: number, rows: number, counter: number): void;
-  unfold(xp: number, n: number, c: number, hp: number, wp: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, ho: number, wo: number, cols: number, ones: number): void;
-  fold(cols: number, n: number, c: number, hp: number, wp: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, ho: number, wo: number, dxp: number): void;
-  swapLeading(src: number, dst: number, p: number, q: number, l: number): void;
+  unfold(xp: number, n: number, c: number, hp: number, wp: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, ho: number, wo: number, cols: number, ones: number, counter: number): void;
+  fold(cols: number, n: number, c: number, hp: number, wp: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, ho: number, wo: number, dxp: number, counter: number): void;
+  swapLeading(src: number, dst: number, p: number, q: number, l: number, counter: number): void;
 }
 
-/** From this many multiply-adds a pass is shared with the helper threads. */
+/** From this many multiply-adds a correlation pass is shared with the helper threads. */
 const THREAD_MIN_WORK = 1 << 19;
+/** From this many floats written, building or adding back columns and moving layouts is shared too. */
+const THREAD_MIN_FLOATS = 1 << 16;
 
 /** A convolution: input [n, c, h, w], weight [o, c, kh, kw], stride, dilation, padding top/bottom/left/right. */
 export interface ConvGeometry {
@@ -105,17 +107,23 @@ class Workspace {
 }
 
 /**
- * Runs kernel `name` over its samples or output channels, which the calling thread and, when the pass has
- * `work` multiply-adds or more, the ready helper threads claim one at a time from a counter. `args(scratch)`
- * gives the arguments before the counter, with a region of `scratchFloats` for each thread.
+ * Runs kernel `name`, whose work the calling thread and, when `shared`, the ready helper threads claim from
+ * a counter (samples, channels, rows or planes, one at a time). `args(scratch)` gives the arguments before
+ * the counter, with a region of `scratchFloats` for each thread when the kernel needs one.
  */
-function split(k: Kernels, ws: Workspace, name: HeapJob<'conv'>, work: number, scratchFloats: number, args: (scratch: number) => number[]): void {
-  const helpers = work < THREAD_MIN_WORK ? [] : k.helpers.filter((h) => h.ready);
+function split(k: Kernels, ws: Workspace, name: HeapJob<'conv'>, shared: boolean, args: (scratch: number) => number[], scratchFloats = 0): void {
+  const helpers = shared ? k.helpers.filter((h) => h.ready) : [];
+  const scratch = (): number => (scratchFloats > 0 ? ws.region(scratchFloats) : 0);
   Atomics.store(heapCounter(), 0, 0);
-  for (const helper of helpers) helper.post(jobIndex('conv', name), [...args(ws.region(scratchFloats)), COUNTER_AT]);
+  for (const helper of helpers) helper.post(jobIndex('conv', name), [...args(scratch()), COUNTER_AT]);
   const kernel = k.exports[name] as (...a: number[]) => void;
-  kernel(...args(ws.region(scratchFloats)), COUNTER_AT);
+  kernel(...args(scratch()), COUNTER_AT);
   for (const helper of helpers) helper.join();
+}
+
+/** [q, p, l] at dstAt from [p, q, l] at srcAt (conv.as.ts swapLeading). */
+function swapLeading(k: Kernels, ws: Workspace, srcAt: number, dstAt: number, p: number, q: number, l: number): void {
+  split(k, ws, 'swapLeading', p * q * l >= THREAD_MIN_FLOATS, () => [srcAt, dstAt, p, q, l]);
 }
 
 /** The input's size once padded, and the output's. */
@@ -148,7 +156,7 @@ function correlate(k: Kernels, ws: Workspace, xpAt: number, p: ConvGeometry, c: 
   const ho = hp - dh * (p.kh - 1);
   const wo = wp - dw * (p.kw - 1);
   const taps = c * p.kh * p.kw;
-  split(k, ws, 'forwardShared', p.n * o * ho * wo * taps, taps + taps * o, (scratch) => [xpAt, p.n, c, hp, wp, wAt, o, p.kh, p.kw, dh, dw, bAt, hasBias ? 1 : 0, outAt, scratch]);
+  split(k, ws, 'forwardShared', p.n * o * ho * wo * taps >= THREAD_MIN_WORK, (scratch) => [xpAt, p.n, c, hp, wp, wAt, o, p.kh, p.kw, dh, dw, bAt, hasBias ? 1 : 0, outAt, scratch], taps + taps * o);
 }
 
 /** The padded input [n, c, hp, wp] in a new region. */
@@ -169,8 +177,9 @@ function matrix(at: number, count: number, rowStride: number, colStride = 1): St
  */
 function columns(k: Kernels, ws: Workspace, xpAt: number, p: ConvGeometry, hp: number, wp: number, ho: number, wo: number, ones: boolean): number {
   const taps = p.c * p.kh * p.kw;
-  const colsAt = ws.region((ones ? taps + 1 : taps) * p.n * ho * wo);
-  k.exports.unfold(xpAt, p.n, p.c, hp, wp, p.kh, p.kw, p.dilation[0], p.dilation[1], p.stride[0], p.stride[1], ho, wo, colsAt, ones ? 1 : 0);
+  const floats = (ones ? taps + 1 : taps) * p.n * ho * wo;
+  const colsAt = ws.region(floats);
+  split(k, ws, 'unfold', floats >= THREAD_MIN_FLOATS, () => [xpAt, p.n, p.c, hp, wp, p.kh, p.kw, p.dilation[0], p.dilation[1], p.stride[0], p.stride[1], ho, wo, colsAt, ones ? 1 : 0]);
   return colsAt;
 }
 
@@ -202,7 +211,7 @@ export function convForward(x: Float32Array, weight: Float32Array, bias: Float32
       const nl = p.n * ho * wo;
       const productAt = ws.region(p.o * nl);
       sgemm(matrix(wAt, p.o * rows, rows), matrix(colsAt, rows * nl, nl), p.o, rows, nl, heapFloats(productAt, p.o * nl), 0);
-      k.exports.swapLeading(productAt, outAt, p.o, p.n, ho * wo);
+      swapLeading(k, ws, productAt, outAt, p.o, p.n, ho * wo);
     }
     return ws.copyBack(out, outAt);
   } catch (e) {
@@ -256,7 +265,7 @@ function directBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Floa
     const dwAt = ws.output(grads.weight);
     const dbAt = ws.region(p.o);
     const work = g.length * (weight.length / p.o);
-    split(k, ws, 'weightGrad', work, 2 * p.n * ho, (rows) => [xpAt, p.n, p.c, hp, wp, gAt, p.o, p.kh, p.kw, dh, dw, dwAt, dbAt, want.bias ? 1 : 0, rows]);
+    split(k, ws, 'weightGrad', work >= THREAD_MIN_WORK, (rows) => [xpAt, p.n, p.c, hp, wp, gAt, p.o, p.kh, p.kw, dh, dw, dwAt, dbAt, want.bias ? 1 : 0, rows], 2 * p.n * ho);
     ws.copyBack(grads.weight, dwAt);
     if (want.bias) grads.bias = ws.copyBack(allocate('float32', p.o, false) as Float32Array, dbAt);
   }
@@ -295,7 +304,7 @@ function productBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Flo
   const nl = p.n * l;
   const grads: ConvGrads = { input: null, weight: null, bias: null };
   const gpAt = ws.region(p.o * nl);
-  k.exports.swapLeading(ws.input(g), gpAt, p.n, p.o, l);
+  swapLeading(k, ws, ws.input(g), gpAt, p.n, p.o, l);
   const gp = matrix(gpAt, p.o * nl, nl);
   if (want.weights) {
     const rows = want.bias ? taps + 1 : taps;
@@ -311,7 +320,7 @@ function productBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Flo
     const dcolsAt = ws.region(taps * nl);
     sgemm(matrix(ws.input(weight), weight.length, 1, taps), gp, taps, p.o, nl, heapFloats(dcolsAt, taps * nl), 0);
     const dxpAt = ws.region(p.n * p.c * hp * wp);
-    k.exports.fold(dcolsAt, p.n, p.c, hp, wp, p.kh, p.kw, p.dilation[0], p.dilation[1], p.stride[0], p.stride[1], ho, wo, dxpAt);
+    split(k, ws, 'fold', taps * nl >= THREAD_MIN_FLOATS, () => [dcolsAt, p.n, p.c, hp, wp, p.kh, p.kw, p.dilation[0], p.dilation[1], p.stride[0], p.stride[1], ho, wo, dxpAt]);
     grads.input = allocate('float32', x.length, false) as Float32Array;
     const dxAt = ws.output(grads.input);
     k.exports.pad(dxpAt, dxAt, p.n * p.c, hp, wp, p.h, p.w, -p.pad[0], -p.pad[2]);
