@@ -201,6 +201,51 @@ describe('conv2d in float32 (direct kernels at stride 1 with few output channels
   });
 });
 
+describe('maxPool2d in float32 on the WebAssembly kernel', () => {
+  // quarter steps give ties; ±Infinity, NaN and ±0 are sprinkled in; upstream gradients are small integers,
+  // so that the float32 sums of overlapping windows are exact and must equal the float64 loop's
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1, 1, NaN, -2];
+  const configs: [string, number[], r.Pair, r.Pool2dOptions][] = [
+    ['2×2, stride 2, odd width: the last output from an overlapping group of four', [3, 5, 20, 27], 2, {}],
+    ['3×3, stride 1, padding 1: overlapping windows, clipped at every edge', [2, 4, 9, 30], 3, { stride: 1, padding: 1 }],
+    ['2×3, stride [2, 3], padding 1: lanes gathered one by one', [2, 3, 11, 40], [2, 3], { stride: [2, 3], padding: 1 }],
+    ['rows of fewer than four outputs', [4, 2, 7, 5], 2, {}],
+    ['large enough to be shared between threads', [16, 16, 32, 33], 2, {}],
+  ];
+  for (const [label, xs, kernel, options] of configs) {
+    it(`${label}: the float64 loop's maxima and gradients, inside tidy() and outside`, () => {
+      manualSeed(xs.reduce((a, b) => a * 5 + b, 2));
+      const data = Float32Array.from(randn(xs).dataSync(), (v, i) => (i % 23 === 0 ? special[(i / 23) % special.length] : Math.round(v * 4) / 4));
+      const run = (dtype: 'float32' | 'float64') => {
+        const x = r.tensor(data, { dtype }).reshape(xs).detach();
+        x.requiresGrad = true;
+        const y = r.maxPool2d(x, kernel, options);
+        y.backward(r.tensor(Array.from({ length: y.size }, (_, i) => (i % 7) - 3), { dtype }).reshape(y.shape));
+        return [Array.from(y.dataSync()), Array.from(x.grad!.dataSync())];
+      };
+      const want = run('float64');
+      expect(want[0].some(Number.isNaN)).toBe(true);
+      for (const got of [run('float32'), tidy(() => run('float32'))]) {
+        for (const k of [0, 1]) {
+          expect(got[k].length).toBe(want[k].length);
+          const differs = got[k].findIndex((v, i) => !Object.is(v, want[k][i]));
+          expect(differs, `${k === 0 ? 'y' : 'dx'}[${differs}]: ${got[k][differs]} vs ${want[k][differs]}`).toBe(-1);
+        }
+      }
+    });
+  }
+
+  it('gives the same bits on one thread and on two', () => {
+    expectSameOnOneAndTwoThreads(`() => {
+      r.manualSeed(5);
+      const x = r.randn([16, 16, 30, 31]).requiresGrad_();
+      const y = r.maxPool2d(x, 3, { stride: 2, padding: 1 });
+      y.mul(r.randn(y.shape)).sum().backward();
+      return [y, x.grad];
+    }`);
+  });
+});
+
 describe('relu over arrays past the cache: a backward from a one-bit mask', () => {
   // a length that ends in a part group of 128 (19 whole vectors and 2 elements) inside a part chunk
   const n = RELU_MASK_MIN_ELEMENTS + 16384 + 78;

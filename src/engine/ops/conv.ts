@@ -1,9 +1,9 @@
-import { allocate } from '../dtype';
+import { allocate, dtypeOf, type TypedArray } from '../dtype';
 import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
-import { convBackward, convForward, type ConvGeometry, type ConvWant } from '../wasm/conv';
+import { convBackward, convForward, maxPoolForward, scatterAddAt, type ConvGeometry, type ConvWant } from '../wasm/conv';
 import { wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
@@ -239,10 +239,18 @@ export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
   const { x, unbatch, w, ho, wo } = pooling('maxPool2d', input, kernelSize, options);
   const [n, c, h, wd] = x.shape;
   const src = x.dataSync();
-  const out = allocate(x.dtype, n * c * ho * wo);
+  const fast = x.dtype === 'float32' ? maxPoolForward(src as Float32Array, n * c, h, wd, w, ho, wo) : null;
+  const { out, index } = fast ?? maxPoolLoop(src, n * c, h, wd, w, ho, wo);
+  const y = fromOp('maxPool2d', out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape, n * c)]);
+  return unbatch(y);
+}
+
+/** maxPool2d's loop over planes [planes, h, wd] of any dtype: the maxima and their flat input positions. */
+function maxPoolLoop(src: TypedArray, planes: number, h: number, wd: number, w: Window, ho: number, wo: number): { out: TypedArray; index: Int32Array } {
+  const out = allocate(dtypeOf(src), planes * ho * wo);
   // the flat input position of each output's maximum
   const index = new Int32Array(out.length);
-  for (let plane = 0, o = 0; plane < n * c; plane++) {
+  for (let plane = 0, o = 0; plane < planes; plane++) {
     const base = plane * h * wd;
     for (let oi = 0; oi < ho; oi++) {
       const i0 = oi * w.stride[0] - w.pad[0];
@@ -268,28 +276,36 @@ export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
       }
     }
   }
-  const y = fromOp('maxPool2d', out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape)]);
-  return unbatch(y);
+  return { out, index };
 }
 registerOp('maxPool2d', [
   { shapes: [[2, 2, 5, 6]], call: (x) => maxPool2d(x, 2), secondOrder: true },
   { label: '3×3, stride 2, padding 1', shapes: [[1, 2, 6, 5]], call: (x) => maxPool2d(x, 3, { stride: 2, padding: 1 }) },
 ]);
 
-/** A zero tensor of `shape` with each g[o] added at flat position index[o]: maxPool2d's backward. */
-function scatterAt(g: Tensor, index: Int32Array, shape: Shape): Tensor {
+/**
+ * A zero tensor of `shape` with each g[o] added at flat position index[o]: maxPool2d's backward. With
+ * `planes`, the outputs of each of that many equal planes index into their own plane (as pooling's do),
+ * which lets threads share the scatter by planes.
+ */
+function scatterAt(g: Tensor, index: Int32Array, shape: Shape, planes = 1): Tensor {
   const gs = g.dataSync();
-  const out = allocate(g.dtype, sizeOf(shape));
-  for (let o = 0; o < index.length; o++) out[index[o]] += gs[o];
-  return fromOp('scatterAt', out, shape, [g], (gg) => [gatherAt(gg, index, g.shape)]);
+  const size = sizeOf(shape);
+  let out: TypedArray | null = g.dtype === 'float32' ? scatterAddAt(gs as Float32Array, index, planes, size / planes) : null;
+  if (out === null) {
+    const sums = allocate(g.dtype, size);
+    for (let o = 0; o < index.length; o++) sums[index[o]] += gs[o];
+    out = sums;
+  }
+  return fromOp('scatterAt', out, shape, [g], (gg) => [gatherAt(gg, index, g.shape, planes)]);
 }
 
 /** out[o] = x[index[o]], the adjoint of scatterAt. */
-function gatherAt(x: Tensor, index: Int32Array, shape: Shape): Tensor {
+function gatherAt(x: Tensor, index: Int32Array, shape: Shape, planes = 1): Tensor {
   const xs = x.dataSync();
   const out = allocate(x.dtype, index.length);
   for (let o = 0; o < index.length; o++) out[o] = xs[index[o]];
-  return fromOp('gatherAt', out, shape, [x], (g) => [scatterAt(g, index, x.shape)]);
+  return fromOp('gatherAt', out, shape, [x], (g) => [scatterAt(g, index, x.shape, planes)]);
 }
 // positions with repeats, as overlapping pooling windows give
 const checkIndex = Int32Array.from([0, 5, 5, 11, 2, 2, 7, 0]);

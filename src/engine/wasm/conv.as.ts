@@ -8,7 +8,7 @@
 // pass by samples and the weight gradient by output channels, claiming them one at a time from a counter.
 // For convolutions with many taps or a stride, which run as matrix products instead, the same module
 // builds the columns (unfold), adds them back (fold) and moves between [channels, samples] and [samples,
-// channels] layouts (swapLeading).
+// channels] layouts (swapLeading). Max pooling (maxPool, and scatterAdd for its gradient) is here too.
 //
 // Shapes: xp [N, C, Hp, Wp], padded; weight [O, C, kh, kw]; output and its gradient [N, O, Ho, Wo] with
 // Ho = Hp − dh·(kh − 1), Wo = Wp − dw·(kw − 1) at stride 1. A row's last lane group may read up to 15 floats
@@ -381,4 +381,90 @@ function shift(t: i32, t0: i32, group: i32, kh: i32, kw: i32, hp: i32, wp: i32, 
   const i = (t / kw) % kh;
   const j = t % kw;
   return <usize>((ch * hp + i * dh) * wp + j * dw) << 2;
+}
+
+/**
+ * Max pooling of planes x [P, H, W] into out [P, Ho, Wo], as PyTorch's max_pool2d: window (y, x) covers rows
+ * y·sh − top … + kh and columns x·sw − left … + kw, padding is never chosen, the first maximum in row-major
+ * window order wins, and so does NaN (the last one). index[p, y, x] gets the maximum's flat position in x
+ * (i32). Four outputs at a time where their windows lie inside the row (selects, not branches: which
+ * element wins is as unpredictable as the data), one at a time at the edges. Threads claim planes from the
+ * counter.
+ */
+export function maxPool(
+  x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, top: i32, left: i32, ho: i32, wo: i32,
+  out: usize, index: usize, counter: usize,
+): void {
+  // outputs oxLo … oxHi − 1 have their whole window inside the row
+  const oxLo = min(wo, (left + sw - 1) / sw);
+  const oxHi = max(oxLo, min(wo, (w - kw + left) / sw + 1));
+  const steps = i32x4(0, sw, 2 * sw, 3 * sw);
+  for (let p = atomic.add<i32>(counter, 1); p < planes; p = atomic.add<i32>(counter, 1)) {
+    const base = p * h * w;
+    for (let oy = 0; oy < ho; oy++) {
+      const y0 = oy * sh - top;
+      const ylo = max(y0, 0);
+      const yhi = min(y0 + kh, h);
+      const o = <usize>((p * ho + oy) * wo);
+      let ox = 0;
+      for (; ox < oxLo; ox++) maxWindow(x, base, w, ylo, yhi, ox * sw - left, kw, out, index, o + ox);
+      for (; ox < oxHi && oxHi - oxLo >= 4; ox += 4) {
+        // a last part group is done as the four outputs ending at oxHi: some again, with the same result
+        if (ox + 4 > oxHi) ox = oxHi - 4;
+        const x0 = ox * sw - left;
+        let best = f32x4.splat(-Infinity);
+        let at = i32x4.add(i32x4.splat(base + ylo * w + x0), steps);
+        for (let yy = ylo; yy < yhi; yy++) {
+          const row = base + yy * w + x0;
+          for (let xx = 0; xx < kw; xx++) {
+            const src = x + (<usize>(row + xx) << 2);
+            let v: v128;
+            if (sw == 1) v = v128.load(src);
+            else if (sw == 2) v = v128.shuffle<f32>(v128.load(src), v128.load(src, 16), 0, 2, 4, 6);
+            else v = f32x4(load<f32>(src), load<f32>(src + (<usize>sw << 2)), load<f32>(src + (<usize>(2 * sw) << 2)), load<f32>(src + (<usize>(3 * sw) << 2)));
+            const take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+            best = v128.bitselect(v, best, take);
+            at = v128.bitselect(i32x4.add(i32x4.splat(row + xx), steps), at, take);
+          }
+        }
+        v128.store(out + ((o + <usize>ox) << 2), best);
+        v128.store(index + ((o + <usize>ox) << 2), at);
+      }
+      for (; ox < wo; ox++) maxWindow(x, base, w, ylo, yhi, ox * sw - left, kw, out, index, o + ox);
+    }
+  }
+}
+
+/** One output of maxPool: the window of rows ylo … yhi − 1 and columns x0 … x0 + kw − 1 (clipped to the row) at output position o. */
+function maxWindow(x: usize, base: i32, w: i32, ylo: i32, yhi: i32, x0: i32, kw: i32, out: usize, index: usize, o: usize): void {
+  const xlo = max(x0, 0);
+  const xhi = min(x0 + kw, w);
+  let best: f32 = -Infinity;
+  let at = base + ylo * w + xlo;
+  for (let yy = ylo; yy < yhi; yy++) {
+    const row = base + yy * w;
+    for (let xx = xlo; xx < xhi; xx++) {
+      const v = load<f32>(x + (<usize>(row + xx) << 2));
+      const take = (v > best) | (v != v);
+      best = select<f32>(v, best, take);
+      at = select<i32>(row + xx, at, take);
+    }
+  }
+  store<f32>(out + (o << 2), best);
+  store<i32>(index + (o << 2), at);
+}
+
+/**
+ * out [planes, size] = 0, then out[index[o]] += g[o] for every o in order, where the `count` outputs of
+ * each plane index into that plane's `size` inputs (max pooling's backward). Threads claim planes from
+ * the counter.
+ */
+export function scatterAdd(g: usize, index: usize, planes: i32, count: i32, size: i32, out: usize, counter: usize): void {
+  for (let p = atomic.add<i32>(counter, 1); p < planes; p = atomic.add<i32>(counter, 1)) {
+    memory.fill(out + (<usize>(p * size) << 2), 0, <usize>size << 2);
+    for (let o = p * count, end = o + count; o < end; o++) {
+      const at = out + (<usize>load<i32>(index + (<usize>o << 2)) << 2);
+      store<f32>(at, load<f32>(at) + load<f32>(g + (<usize>o << 2)));
+    }
+  }
 }

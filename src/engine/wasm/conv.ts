@@ -12,11 +12,14 @@
  * As matrix products, at any stride and for many taps (PyTorch's im2col + GEMM): the columns of the whole
  * batch are built on the heap and multiplied in place by the threaded matrix product (gemm.ts), whose bits
  * do not depend on the thread count either.
+ *
+ * Max pooling, and the scatter of its gradient, run here too.
  */
 import { allocate } from '../dtype';
 import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapCounter, heapModule, jobIndex, COUNTER_AT, type Block, type HeapJob } from './heap';
 import { sgemm, type StridedMatrix } from './gemm';
 import type { HelperThread } from './threads';
+import { scopedFloat32 } from '../scope';
 
 interface Exports {
   pad(x: number, xp: number, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): void;
@@ -25,6 +28,8 @@ interface Exports {
   unfold(xp: number, n: number, c: number, hp: number, wp: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, ho: number, wo: number, cols: number, ones: number, counter: number): void;
   fold(cols: number, n: number, c: number, hp: number, wp: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, ho: number, wo: number, dxp: number, counter: number): void;
   swapLeading(src: number, dst: number, p: number, q: number, l: number, counter: number): void;
+  maxPool(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, ho: number, wo: number, out: number, index: number, counter: number): void;
+  scatterAdd(g: number, index: number, planes: number, count: number, size: number, out: number, counter: number): void;
 }
 
 /** From this many multiply-adds a correlation pass is shared with the helper threads. */
@@ -126,6 +131,24 @@ function swapLeading(k: Kernels, ws: Workspace, srcAt: number, dstAt: number, p:
   split(k, ws, 'swapLeading', p * q * l >= THREAD_MIN_FLOATS, () => [srcAt, dstAt, p, q, l]);
 }
 
+/**
+ * `run` with the kernels and a workspace freed afterwards; null when the kernels are unavailable or the heap
+ * cannot hold the workspace.
+ */
+function inWorkspace<T>(run: (k: Kernels, ws: Workspace) => T): T | null {
+  const k = kernels();
+  if (k === null) return null;
+  const ws = new Workspace();
+  try {
+    return run(k, ws);
+  } catch (e) {
+    if (e instanceof HeapFull) return null;
+    throw e;
+  } finally {
+    ws.free();
+  }
+}
+
 /** The input's size once padded, and the output's. */
 function padded(p: ConvGeometry): { hp: number; wp: number; ho: number; wo: number } {
   const hp = p.h + p.pad[0] + p.pad[1];
@@ -185,12 +208,9 @@ function columns(k: Kernels, ws: Workspace, xpAt: number, p: ConvGeometry, hp: n
 
 /** The output [n, o, ho, wo] of the convolution, or null when the kernels are unavailable or it does not fit. */
 export function convForward(x: Float32Array, weight: Float32Array, bias: Float32Array | undefined, p: ConvGeometry): Float32Array | null {
-  const k = kernels();
-  if (k === null) return null;
-  const { hp, wp, ho, wo } = padded(p);
-  const out = allocate('float32', p.n * p.o * ho * wo, false) as Float32Array;
-  const ws = new Workspace();
-  try {
+  return inWorkspace((k, ws) => {
+    const { hp, wp, ho, wo } = padded(p);
+    const out = allocate('float32', p.n * p.o * ho * wo, false) as Float32Array;
     const xpAt = padInput(k, ws, x, p, hp, wp);
     const outAt = ws.output(out);
     if (direct(p)) {
@@ -214,12 +234,7 @@ export function convForward(x: Float32Array, weight: Float32Array, bias: Float32
       swapLeading(k, ws, productAt, outAt, p.o, p.n, ho * wo);
     }
     return ws.copyBack(out, outAt);
-  } catch (e) {
-    if (e instanceof HeapFull) return null;
-    throw e;
-  } finally {
-    ws.free();
-  }
+  });
 }
 
 /** Float32 arrays of a convolution's gradients; null where not asked for. */
@@ -241,17 +256,7 @@ export interface ConvWant {
  * (when `weights`, the bias only when `bias`) and of the input (when `input`); null when it does not fit.
  */
 export function convBackward(x: Float32Array, weight: Float32Array, g: Float32Array, p: ConvGeometry, want: ConvWant): ConvGrads | null {
-  const k = kernels();
-  if (k === null) return null;
-  const ws = new Workspace();
-  try {
-    return (direct(p) ? directBackward : productBackward)(k, ws, x, weight, g, p, want);
-  } catch (e) {
-    if (e instanceof HeapFull) return null;
-    throw e;
-  } finally {
-    ws.free();
-  }
+  return inWorkspace((k, ws) => (direct(p) ? directBackward : productBackward)(k, ws, x, weight, g, p, want));
 }
 
 function directBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Float32Array, g: Float32Array, p: ConvGeometry, want: ConvWant): ConvGrads {
@@ -327,4 +332,54 @@ function productBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Flo
     ws.copyBack(grads.input, dxAt);
   }
   return grads;
+}
+
+/** A pooling window: kernel, stride, and padding top/bottom/left/right. */
+export interface PoolWindow {
+  kh: number;
+  kw: number;
+  stride: readonly [number, number];
+  pad: readonly [number, number, number, number];
+}
+
+/** An Int32Array view of `count` i32s of the heap at byte `at`. */
+function heapInts(at: number, count: number): Int32Array {
+  return new Int32Array(heapFloats(at, count).buffer, at, count);
+}
+
+/**
+ * Max pooling of float32 planes [planes, h, w] into [planes, ho, wo] (conv.as.ts maxPool), with each
+ * maximum's flat input position; null when the kernels are unavailable or it does not fit. Inside tidy()
+ * the positions, which the backward pass reads, stay on the heap with the output's scope.
+ */
+export function maxPoolForward(x: Float32Array, planes: number, h: number, w: number, win: PoolWindow, ho: number, wo: number): { out: Float32Array; index: Int32Array } | null {
+  return inWorkspace((k, ws) => {
+    const count = planes * ho * wo;
+    const out = allocate('float32', count, false) as Float32Array;
+    const scoped = scopedFloat32(count, false);
+    const index = scoped === null ? new Int32Array(count) : new Int32Array(scoped.buffer, scoped.byteOffset, count);
+    const xAt = ws.input(x);
+    const outAt = ws.output(out);
+    const indexAt = scoped === null ? ws.region(count) : index.byteOffset;
+    split(k, ws, 'maxPool', x.length >= THREAD_MIN_FLOATS, () => [xAt, planes, h, w, win.kh, win.kw, win.stride[0], win.stride[1], win.pad[0], win.pad[2], ho, wo, outAt, indexAt]);
+    if (scoped === null) index.set(heapInts(indexAt, count));
+    return { out: ws.copyBack(out, outAt), index };
+  });
+}
+
+/**
+ * A float32 array of planes × size zeros with g[o] added at index[o], in order, where the outputs of each
+ * plane (an equal share of g) index into that plane (conv.as.ts scatterAdd, max pooling's backward); null
+ * when the kernels are unavailable or it does not fit.
+ */
+export function scatterAddAt(g: Float32Array, index: Int32Array, planes: number, size: number): Float32Array | null {
+  return inWorkspace((k, ws) => {
+    const out = allocate('float32', planes * size, false) as Float32Array;
+    let indexAt = heapAddress(index);
+    if (indexAt < 0) heapInts((indexAt = ws.region(index.length)), index.length).set(index);
+    const gAt = ws.input(g);
+    const outAt = ws.output(out);
+    split(k, ws, 'scatterAdd', out.length >= THREAD_MIN_FLOATS, () => [gAt, indexAt, planes, index.length / planes, size, outAt]);
+    return ws.copyBack(out, outAt);
+  });
 }

@@ -63,7 +63,7 @@ const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 /** The kernel modules that work on the heap, and the functions of each that helper threads run. */
 const JOBS = {
   elementwise: ['shared', 'binaryShared', 'adamShared', 'sgdMomentumShared'],
-  conv: ['forwardShared', 'weightGrad', 'unfold', 'fold', 'swapLeading'],
+  conv: ['forwardShared', 'weightGrad', 'unfold', 'fold', 'swapLeading', 'maxPool', 'scatterAdd'],
   gemm: ['sgemmShared'],
 } as const;
 export type HeapModuleName = keyof typeof JOBS;
@@ -200,7 +200,7 @@ export function blockOf(array: Float32Array): Block | undefined {
  * array (a parameter's `subarray`) is on the heap too. (Tensors check that their block is still live when
  * their data is read, before any kernel sees it.)
  */
-export function heapAddress(array: Float32Array | Float64Array): number {
+export function heapAddress(array: Float32Array | Float64Array | Int32Array): number {
   return buffers.has(array.buffer) ? array.byteOffset : -1;
 }
 
