@@ -17,7 +17,7 @@
  */
 import { allocate } from '../dtype';
 import { freeBlock, heapAddress, heapFloat32, heapFloats, heapHelpers, heapCounter, heapModule, jobIndex, COUNTER_AT, type Block, type HeapJob } from './heap';
-import { sgemm, type StridedMatrix } from './gemm';
+import { sgemm, sharedByRows, type StridedMatrix } from './gemm';
 import type { HelperThread } from './threads';
 import { scopedFloat32 } from '../scope';
 
@@ -314,12 +314,21 @@ function productBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Flo
   if (want.weights) {
     const rows = want.bias ? taps + 1 : taps;
     const colsAt = columns(k, ws, padInput(k, ws, x, p, hp, wp), p, hp, wp, ho, wo, want.bias);
-    const dwbAt = ws.region(p.o * rows);
-    sgemm(gp, matrix(colsAt, rows * nl, 1, nl), p.o, nl, rows, heapFloats(dwbAt, p.o * rows), 0);
-    const dwb = heapFloats(dwbAt, p.o * rows);
+    const dwbAt = ws.region(rows * p.o);
+    const dwb = heapFloats(dwbAt, rows * p.o);
     grads.weight = allocate('float32', weight.length, false) as Float32Array;
-    for (let o = 0; o < p.o; o++) grads.weight.set(dwb.subarray(o * rows, o * rows + taps), o * taps);
-    if (want.bias) grads.bias = Float32Array.from({ length: p.o }, (_, o) => dwb[o * rows + taps]);
+    if (rows < p.o || !sharedByRows(p.o, nl, rows)) {
+      sgemm(gp, matrix(colsAt, rows * nl, 1, nl), p.o, nl, rows, dwb, 0);
+      for (let o = 0; o < p.o; o++) grads.weight.set(dwb.subarray(o * rows, o * rows + taps), o * taps);
+      if (want.bias) grads.bias = Float32Array.from({ length: p.o }, (_, o) => dwb[o * rows + taps]);
+    } else {
+      // shared by its few rows, each claim of rows of dW would pack all the columns again: [dW | db]ᵀ =
+      // [columns; ones]·gᵀ instead, shared by the more rows of the columns with gᵀ packed once by each
+      // thread (the same sums: the products commute)
+      sgemm(matrix(colsAt, rows * nl, nl), matrix(gpAt, p.o * nl, 1, nl), rows, nl, p.o, dwb, 0);
+      for (let o = 0; o < p.o; o++) for (let t = 0; t < taps; t++) grads.weight[o * taps + t] = dwb[t * p.o + o];
+      if (want.bias) grads.bias = dwb.slice(taps * p.o, rows * p.o);
+    }
   }
   if (want.input) {
     const dcolsAt = ws.region(taps * nl);

@@ -45,11 +45,16 @@ function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix,
   // thread that falls behind holds the others up by little. A claim of rows packs all of B again, so rows
   // are claimed in blocks of the first size. C goes by columns unless it has more rows than columns or A
   // is larger than 1 MB (read again by every claim of columns).
-  const byRows = m > n || m * k > A_IN_PLACE_MAX;
+  const byRows = sharedByRows(m, k, n);
   const extent = byRows ? m : n;
   const parts = 2 * threads;
   const least = threads === 1 ? extent : !byRows ? 16 : packsB(byRows, k, n, threads) ? ROWS_LEAST : Math.ceil(extent / 4 / parts) * 4;
   return [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, least, parts];
+}
+
+/** Whether threads share an m×k by k×n product by rows of C (else by columns): see blockArgs. */
+export function sharedByRows(m: number, k: number, n: number): boolean {
+  return m > n || m * k > A_IN_PLACE_MAX;
 }
 
 /**
