@@ -80,6 +80,69 @@ describe('autograd', () => {
     expect(x.grad!.toArray()).toEqual([[0, 2, 2], [0, 2, 2]]);
   });
 
+  it('where picks by a broadcast condition from operands in any layout, NaN counting as true', () => {
+    // reference: every output index mapped to each operand's broadcast index by hand
+    const pick = (shape: number[], c: Tensor, x: Tensor, y: Tensor): number[] => {
+      const at = (t: Tensor, idx: number[]): number => {
+        const lead = idx.length - t.ndim;
+        let v: unknown = t.toArray();
+        for (let d = 0; d < t.ndim; d++) v = (v as unknown[])[t.shape[d] === 1 ? 0 : idx[lead + d]];
+        return v as number;
+      };
+      const out: number[] = [];
+      const size = shape.reduce((p, q) => p * q, 1);
+      for (let i = 0; i < size; i++) {
+        const idx = new Array<number>(shape.length);
+        for (let d = shape.length - 1, rest = i; d >= 0; rest = Math.floor(rest / shape[d]), d--) idx[d] = rest % shape[d];
+        out.push(at(c, idx) !== 0 ? at(x, idx) : at(y, idx));
+      }
+      return out;
+    };
+    const cond = r.tensor([1, 0, NaN, -0, 2, 0, 0, 1, NaN, 1, 0, -1], { dtype: 'float64' });
+    const cases: [string, Tensor, Tensor, Tensor][] = [
+      ['all whole', cond.reshape([3, 4]), r.arange(12).reshape([3, 4]), r.arange(12).neg().reshape([3, 4])],
+      ['scalar operands', cond.reshape([3, 4]), r.tensor(7), r.tensor(-7)],
+      ['a transposed view', cond.reshape([4, 3]), r.arange(12).reshape([3, 4]).transpose(), r.tensor(-1)],
+      ['broadcast rows and columns', cond.slice([0, 3]).reshape([3, 1]), r.arange(4), r.arange(24).reshape([2, 3, 4]).neg()],
+      ['a sliced condition', cond.reshape([3, 4]).slice(null, [1, 3]), r.arange(6).reshape([3, 2]), r.tensor([-1, -2])],
+      ['a 3-D permuted view', cond.reshape([4, 1, 3]), r.arange(24).reshape([2, 3, 4]).permute([2, 0, 1]), r.arange(3).neg()],
+      ['a scalar condition, false', r.tensor(0), r.arange(12).reshape([3, 4]), r.arange(12).neg().reshape([3, 4])],
+      ['a scalar condition, NaN', r.tensor(NaN), r.arange(12).reshape([3, 4]), r.tensor(-1)],
+    ];
+    for (const [label, c, x, y] of cases) {
+      const out = r.where(c, x, y);
+      const shape = out.shape as number[];
+      expect(Array.from(out.dataSync()), label).toEqual(pick(shape, c, x, y));
+    }
+  });
+
+  it('where saves its condition: changing it in place before backward() throws', () => {
+    const x = r.tensor([1, -2, 3], { requiresGrad: true });
+    const c = x.detach().gt(0);
+    const y = r.where(c, x, 0);
+    c.mul_(0);
+    expect(() => y.sum().backward()).toThrow('where: a tensor of shape [3] saved for backward was modified in place');
+  });
+
+  it('prelu per channel: the backward loops give the bits of its graph-building backward, zeros and NaN included', () => {
+    const values = Array.from({ length: 2 * 3 * 4 * 5 }, (_, i) => ((i * 7) % 13) / 4 - 1.5);
+    values[5] = 0;
+    values[17] = -0;
+    values[40] = NaN;
+    const weight = r.tensor([0.25, -0.5, 2], { dtype: 'float64', requiresGrad: true });
+    const upstream = r.tensor(values.map((_, i) => ((i * 5) % 11) / 8 - 0.5), { dtype: 'float64' }).reshape([2, 3, 4, 5]);
+    const grads = (createGraph: boolean): number[][] => {
+      const leaf = r.tensor(values, { dtype: 'float64', requiresGrad: true });
+      weight.zeroGrad();
+      r.prelu(leaf.reshape([2, 3, 4, 5]), weight).backward(upstream, { createGraph });
+      return [Array.from(leaf.grad!.dataSync()), Array.from(weight.grad!.dataSync())];
+    };
+    const [loops, graph] = [grads(false), grads(true)];
+    expect(loops[0]).toEqual(graph[0]);
+    expect(loops[1]).toEqual(graph[1]);
+    expect(loops[1].every(Number.isNaN)).toBe(false);
+  });
+
   it('keeps float32 and float64 apart and promotes mixed operations to float64', () => {
     const a = r.tensor([1], { dtype: 'float64', requiresGrad: true });
     const b = r.tensor([1], { requiresGrad: true });

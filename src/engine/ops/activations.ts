@@ -7,13 +7,14 @@
  */
 import * as wasm from '../wasm/elementwise';
 import erf from '@stdlib/math-base-special-erf';
-import { allocate, floatResult } from '../dtype';
+import { allocate, floatResult, promote } from '../dtype';
 import { ShapeError, ValueError } from '../errors';
 import { defaultGenerator, Generator } from '../random';
 import { registerOp } from '../registry';
-import { formatShape } from '../shape';
-import { fromOp, Tensor } from '../tensor';
+import { formatShape, sizeOf } from '../shape';
+import { fromOp, isGradEnabled, Tensor } from '../tensor';
 import { add, asTensor, defineUnary, div, exp, gt, mul, neg, recordKinkHits, resolveParams, square, sub, type TensorLike, where } from './elementwise';
+import { perDType } from './kernels';
 import { concat, reshape } from './views';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -297,6 +298,43 @@ export const hardswish = defineUnary({
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** prelu's forward: channel ch (of `channels`, cycling every `inner` elements) scales by ws[ch] where x ≤ 0. Self-contained for perDType. */
+function preluForward(xs: ArrayLike<number>, ws: ArrayLike<number>, out: { [i: number]: number }, channels: number, inner: number): void {
+  for (let o = 0, ch = 0; o < xs.length; o += inner, ch = ch + 1 === channels ? 0 : ch + 1) {
+    const w = ws[ch];
+    for (let i = o, end = o + inner; i < end; i++) {
+      const v = xs[i];
+      out[i] = v > 0 ? v : w * v;
+    }
+  }
+}
+
+/**
+ * prelu's backward: dx = g where x > 0, else g·w, and dw[ch] = the sum of g·x where x ≤ 0 over the channel's
+ * elements (in double precision, in order). Returns how many x are exactly 0. Self-contained for perDType.
+ */
+function preluBackward(g: ArrayLike<number>, xs: ArrayLike<number>, ws: ArrayLike<number>, dx: { [i: number]: number }, dw: Float64Array, channels: number, inner: number): number {
+  let zeros = 0;
+  for (let o = 0, ch = 0; o < xs.length; o += inner, ch = ch + 1 === channels ? 0 : ch + 1) {
+    const w = ws[ch];
+    let sum = 0;
+    for (let i = o, end = o + inner; i < end; i++) {
+      const v = xs[i];
+      if (v > 0) {
+        dx[i] = g[i];
+      } else {
+        dx[i] = g[i] * w;
+        sum += g[i] * v;
+        if (v === 0) zeros++;
+      }
+    }
+    dw[ch] += sum;
+  }
+  return zeros;
+}
+const preluForwardFor = perDType(preluForward);
+const preluBackwardFor = perDType(preluBackward);
+
 /**
  * x for x > 0, weight·x otherwise, with a learnable weight: one shared value (shape [1]) or one per channel
  * (shape [C], channel = dim 1, as PyTorch). The derivative with respect to x at 0 is the weight.
@@ -311,15 +349,26 @@ export function prelu(input: TensorLike, weight: Tensor): Tensor {
   }
   // line the weight up with dim 1 so that it broadcasts: [C] -> [C, 1, ..., 1]
   const w = channels === 1 ? reshape(weight, []) : reshape(weight, [channels, ...new Array<number>(x.ndim - 2).fill(1)]);
-  const positive = gt(x, 0);
-  const y = where(positive, x, mul(w, x));
+  const dtype = promote(x.dtype, weight.dtype);
   const xs = x.dataSync();
-  return fromOp(op, y.dataSync(), x.shape, [x, w], (g) => {
-    let hits = 0;
-    for (let i = 0; i < xs.length; i++) if (xs[i] === 0) hits++;
-    recordKinkHits(op, hits);
-    // dy/dx = 1 where x > 0, else w (so w at 0); dy/dw = x where x <= 0 (the engine sums it to w's shape)
-    return [mul(g, where(positive, 1, w)), mul(g, where(positive, 0, x))];
+  // elements per run of one channel
+  const inner = channels === 1 ? Math.max(xs.length, 1) : sizeOf(x.shape.slice(2));
+  const ys = allocate(dtype, xs.length, false);
+  preluForwardFor[dtype](xs, weight.dataSync(), ys, channels, inner);
+  return fromOp(op, ys, x.shape, [x, w], (g) => {
+    if (isGradEnabled()) {
+      // a graph of the backward pass itself (createGraph): dy/dx = 1 where x > 0, else w (so w at 0);
+      // dy/dw = x where x <= 0 (the engine sums it to w's shape)
+      const positive = gt(x, 0);
+      return [mul(g, where(positive, 1, w)), mul(g, where(positive, 0, x))];
+    }
+    const gradType = promote(dtype, g.dtype);
+    const dx = allocate(gradType, xs.length, false);
+    const sums = new Float64Array(channels);
+    recordKinkHits(op, preluBackwardFor[gradType](g.dataSync(), xs, weight.dataSync(), dx, sums, channels, inner));
+    const dw = allocate(gradType, channels, false);
+    dw.set(sums);
+    return [Tensor.fromData(dx, x.shape), Tensor.fromData(dw, w.shape)];
   }, [x, weight]);
 }
 registerOp('prelu', [

@@ -4,7 +4,7 @@ import { registerOp, type GradCheck } from '../registry';
 import { broadcastShapes, sameShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isBroadcastScalar, isGradEnabled, record, Tensor } from '../tensor';
 import * as wasm from '../wasm/elementwise';
-import { binaryLoops, mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
+import { binaryLoops, broadcastStrides, mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
 
 /** A tensor or a plain number, which acts as a 0-d tensor of the other operand's dtype. */
 export type TensorLike = Tensor | number;
@@ -384,11 +384,14 @@ export const minimum = defineBinary({
 // Comparisons: not differentiable; 1 where true, 0 where false, in the operands' float dtype
 
 function defineComparison(name: string, test: (a: number, b: number) => boolean): BinaryOp {
+  // each comparison runs its own copies of the loops, as the arithmetic ops do (see binaryLoops)
+  const loops = binaryLoops();
+  const f = (x: number, y: number): number => (test(x, y) ? 1 : 0);
   return (left: TensorLike, right: TensorLike): Tensor => {
     const [a, b] = operands(name, left, right);
     const shape = broadcastShapes(name, a.shape, b.shape);
     const dtype = floatResult(promote(a.dtype, b.dtype));
-    return Tensor.fromData(mapBinary(a, b, shape, dtype, (x, y) => (test(x, y) ? 1 : 0)), shape);
+    return Tensor.fromData(mapBinary(a, b, shape, dtype, f, loops), shape);
   };
 }
 
@@ -399,21 +402,54 @@ export const le = defineComparison('le', (a, b) => a <= b);
 export const gt = defineComparison('gt', (a, b) => a > b);
 export const ge = defineComparison('ge', (a, b) => a >= b);
 
-/** Picks `a` where `condition` is nonzero and `b` elsewhere, broadcasting all three. */
+/**
+ * out = c ≠ 0 ? x : y over the broadcast `shape`, each operand read in place: one flat pass when each is
+ * a single value or contiguous with the whole shape, else a walk with their broadcast strides.
+ */
+function select(c: Tensor, x: Tensor, y: Tensor, shape: Shape, out: TypedArray): void {
+  const size = out.length;
+  const cd = c.storage.data;
+  const xd = x.storage.data;
+  const yd = y.storage.data;
+  const step = (t: Tensor): number => (t.size === 1 ? 0 : t.size === size && t.isContiguous() ? 1 : -1);
+  const [sc, sx, sy] = [step(c), step(x), step(y)];
+  if (sc >= 0 && sx >= 0 && sy >= 0) {
+    for (let i = 0, pc = c.offset, px = x.offset, py = y.offset; i < size; i++, pc += sc, px += sx, py += sy) out[i] = cd[pc] !== 0 ? xd[px] : yd[py];
+    return;
+  }
+  const nd = shape.length;
+  const last = nd - 1;
+  const inner = shape[last];
+  const [ac, ax, ay] = [broadcastStrides(c, shape), broadcastStrides(x, shape), broadcastStrides(y, shape)];
+  const [ic, ix, iy] = [ac[last], ax[last], ay[last]];
+  const index = new Array<number>(nd).fill(0);
+  let [pc, px, py] = [c.offset, x.offset, y.offset];
+  for (let o = 0; o < size; o += inner) {
+    for (let i = 0, qc = pc, qx = px, qy = py; i < inner; i++, qc += ic, qx += ix, qy += iy) out[o + i] = cd[qc] !== 0 ? xd[qx] : yd[qy];
+    for (let d = last - 1; d >= 0; d--) {
+      index[d]++;
+      pc += ac[d];
+      px += ax[d];
+      py += ay[d];
+      if (index[d] < shape[d]) break;
+      pc -= ac[d] * shape[d];
+      px -= ax[d] * shape[d];
+      py -= ay[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+/** Picks `a` where `condition` is nonzero (NaN included) and `b` elsewhere, broadcasting all three. */
 export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   const c = asTensor(op, condition);
   const [x, y] = operands(op, a, b);
   const shape = broadcastShapes(op, broadcastShapes(op, c.shape, x.shape), y.shape);
-  const dtype = promote(x.dtype, y.dtype);
-  // select through two broadcast passes: first the mask against x, then against y
-  const mask = mapBinary(c, x, shape, 'float64', (m) => (m !== 0 ? 1 : 0));
-  const maskT = Tensor.fromData(mask, shape);
-  const xs = mapBinary(maskT, x, shape, dtype, (_m, v) => v);
-  const ys = mapBinary(maskT, y, shape, dtype, (_m, v) => v);
-  const out = allocate(dtype, xs.length, false);
-  for (let i = 0; i < out.length; i++) out[i] = mask[i] !== 0 ? xs[i] : ys[i];
-  return fromOp(op, out, shape, [x, y], (g) => [where(maskT, g, 0), where(maskT, 0, g)]);
+  const out = allocate(promote(x.dtype, y.dtype), sizeOf(shape), false);
+  select(c, x, y, shape, out);
+  // the condition is saved: changing it in place before backward() would route the gradient wrongly
+  return fromOp(op, out, shape, [x, y], (g) => [where(c, g, 0), where(c, 0, g)], [c]);
 }
 registerOp('where', [
   { shapes: [[3, 4], [3, 4]], call: (a, b) => where(gt(a, 0), a, b), kinks: [0], secondOrder: true },
