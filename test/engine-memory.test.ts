@@ -5,13 +5,16 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { elementwiseHelpersReady } from '../src/engine/wasm/elementwise';
+import { HEAP_MIN_ELEMENTS } from '../src/engine/scope';
+import { elementwiseHelpersReady, takes } from '../src/engine/wasm/elementwise';
 import { blockOf, heapAddress } from '../src/engine/wasm/heap';
 import {
   GradError, Tensor, ValueError, heapStats, keep, kinkHits, leakyRelu, linear, manualSeed, nn, optim, randn, relu, resetKinkHits, slice, sum, tensor, tidy, crossEntropy,
 } from '../src';
 
-const BIG = 5003; // above the heap threshold (4096), and not a multiple of 4: the kernels' scalar tails run
+const BIG = 5003; // above the threshold for copying into the kernels (4096), and not a multiple of 4: the kernels' scalar tails run
+/** Sizes the kernels take only in place, on the heap inside tidy(); off it the JavaScript loop runs. */
+const IN_PLACE = [HEAP_MIN_ELEMENTS, 2051];
 const inUse = (): number => heapStats().inUse;
 
 /** A heap tensor (made inside a scope, returned from it) with values that include exact zeros. */
@@ -147,8 +150,8 @@ describe('tidy', () => {
 });
 
 describe('activation kernels on the heap', () => {
-  for (const size of [BIG, 4096, 8191]) {
-    it(`relu and leakyRelu give the same bits in place as through copies (${size} elements)`, () => {
+  for (const size of [...IN_PLACE, BIG, 4096, 8191]) {
+    it(`relu and leakyRelu give the same bits in place as through copies or the JavaScript loop (${size} elements)`, () => {
       const onHeap = heapTensor(size, size, true);
       const plain = tensor(Float32Array.from(onHeap.dataSync()), { requiresGrad: true });
       expect(plain.storage.block).toBeNull();
@@ -160,6 +163,7 @@ describe('activation kernels on the heap', () => {
         const plainHits = kinkHits();
         resetKinkHits();
         const [y, g] = tidy(() => {
+          expect(takes(size, [onHeap.dataSync() as Float32Array])).toBe(true);
           const out = f(onHeap);
           expect(out.storage.block).not.toBeNull();
           out.backward(seed);
@@ -193,7 +197,8 @@ describe('float32 sums in WebAssembly', () => {
   it('give the JavaScript loop’s bits (blocks of eight partial sums in double precision), on the heap and off it, on one thread and two', async () => {
     for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await sleep(50);
     // one block, a tail of each length past the eight lanes, several blocks, and a sum large enough to share
-    for (const size of [4096, 4099, 4103, 10007, 300001]) {
+    // (sizes below WASM_MIN_ELEMENTS reach the kernels only on the heap, in tidy())
+    for (const size of [...IN_PLACE, 4096, 4099, 4103, 10007, 300001]) {
       manualSeed(size);
       const x = randn([size]).mul(1000);
       const expected = Math.fround(blockedSum(x.dataSync()));
@@ -311,8 +316,9 @@ describe('training inside tidy', () => {
 });
 
 describe('bias rows in WebAssembly', () => {
-  // widths below a vector, with a tail after the 8-column strips, and a layer's; rows × width ≥ 4096 reach the kernels
-  for (const [rows, width] of [[1366, 3], [205, 20], [64, 256], [3, 1500]]) {
+  // widths below a vector, with a tail after the 8-column strips, and a layer's; rows × width ≥ 4096 reach the
+  // kernels, and from HEAP_MIN_ELEMENTS on the heap (the last two)
+  for (const [rows, width] of [[1366, 3], [205, 20], [64, 256], [3, 1500], [32, 64], [37, 50]]) {
     it(`${rows}×${width}: the bias add and the bias gradient give the JavaScript loop's bits, on the heap and off it`, () => {
       manualSeed(rows + width);
       const x = randn([rows, width]).mul(100);

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as r from '../src';
 import { cast, contiguous, manualSeed, matmul, randn, tidy, transpose, type Tensor } from '../src';
 import { directConvAvailable } from '../src/engine/wasm/conv';
-import { BinaryLayout, binaryOp, elementwiseHelpersReady, RELU_MASK_MIN_ELEMENTS } from '../src/engine/wasm/elementwise';
+import { BinaryLayout, binaryOp, elementwiseHelpersReady, RELU_MASK_MIN_ELEMENTS, takes } from '../src/engine/wasm/elementwise';
 import { heapAddress } from '../src/engine/wasm/heap';
 import { wasmGemmAvailable } from '../src/engine/wasm/gemm';
 
@@ -325,17 +325,24 @@ describe('relu over arrays past the cache: a backward from a one-bit mask', () =
 });
 
 describe('plain SGD update in WebAssembly', () => {
-  for (const size of [100, 10_001]) {
-    it(`equals p − lr·g in double precision rounded to float32, ${size} parameters`, () => {
+  // 2051: fewer than the kernels copy in for, taken in place when the step runs inside tidy()
+  for (const [size, scoped] of [[100, false], [10_001, false], [2051, true]] as const) {
+    it(`equals p − lr·g in double precision rounded to float32, ${size} parameters${scoped ? ', in place inside tidy()' : ''}`, () => {
       manualSeed(size);
-      const p = randn([size]);
+      const p = scoped ? tidy(() => randn([size])) : randn([size]);
       p.requiresGrad = true;
       const before = Float32Array.from(p.dataSync());
       const lr = 0.013;
       const opt = new r.optim.SGD([p], { lr });
-      p.mul(randn([size])).sum().backward();
-      const g = Float32Array.from(p.grad!.dataSync());
-      opt.step();
+      const g = Float32Array.from(
+        (scoped ? tidy : (f: () => Float32Array) => f())(() => {
+          p.mul(randn([size])).sum().backward();
+          expect(takes(size, [p.dataSync() as Float32Array, p.grad!.dataSync() as Float32Array])).toBe(size > 4096 || scoped);
+          const copy = Float32Array.from(p.grad!.dataSync());
+          opt.step();
+          return copy;
+        }),
+      );
       const after = p.dataSync();
       for (let i = 0; i < size; i++) expect(Object.is(after[i], Math.fround(before[i] - lr * g[i])), `parameter ${i}`).toBe(true);
     });
@@ -369,6 +376,10 @@ describe('add, sub, mul and div of float32 tensors in WebAssembly', () => {
     ['one value per row on the left', [70, 1], [70, 99]],
     ['same shape, shared between threads', [300, 301], [300, 301]],
     ['a scalar, shared between threads', [90_001], [1]],
+    // fewer elements than the kernels copy in for: on the heap only, off it the JavaScript loop
+    ['same shape, in place only', [31, 67], [31, 67]],
+    ['a row on the right, in place only', [33, 63], [63]],
+    ['a scalar on the left, in place only', [], [1027]],
   ];
 
   beforeAll(async () => {
@@ -438,25 +449,31 @@ describe('Adam and AdamW in WebAssembly', () => {
     for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await new Promise((ok) => setTimeout(ok, 50));
   });
 
-  // the larger size is shared with the helper thread
-  for (const [name, decoupled, size] of [['Adam', false, 10_001], ['AdamW', true, 10_001], ['Adam', false, 70_001], ['AdamW', true, 70_001]] as const) {
-    it(`${name}, ${size} parameters: the JavaScript loop's bits over three steps, moments on the tensor heap`, () => {
+  // the larger size is shared with the helper thread; the smallest is taken in place only, inside tidy()
+  const cases = [['Adam', false, 10_001, false], ['AdamW', true, 10_001, false], ['Adam', false, 70_001, false], ['AdamW', true, 70_001, false], ['AdamW', true, 2051, true]] as const;
+  for (const [name, decoupled, size, scoped] of cases) {
+    it(`${name}, ${size} parameters: the JavaScript loop's bits over three steps, moments on the tensor heap${scoped ? ', in place inside tidy()' : ''}`, () => {
       const options = { lr: 0.01, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0.05 };
       manualSeed(size + (decoupled ? 1 : 0));
-      const p = randn([size]);
+      const p = scoped ? tidy(() => randn([size])) : randn([size]);
       p.requiresGrad = true;
       const start = Float32Array.from(p.dataSync());
       const opt = decoupled ? new r.optim.AdamW([p], options) : new r.optim.Adam([p], options);
       const grads: Float32Array[] = [];
       for (let step = 0; step < 3; step++) {
-        opt.zeroGrad();
-        const g = randn([size]);
-        // zeros and a huge value among the gradients: the moments' edge cases
-        const gd = g.dataSync() as Float32Array;
-        for (let i = step; i < size; i += 97) gd[i] = i % 2 === 0 ? 0 : 3e38;
-        p.mul(g).sum().backward();
-        grads.push(Float32Array.from(p.grad!.dataSync()));
-        opt.step();
+        const run = (): void => {
+          opt.zeroGrad();
+          const g = randn([size]);
+          // zeros and a huge value among the gradients: the moments' edge cases
+          const gd = g.dataSync() as Float32Array;
+          for (let i = step; i < size; i += 97) gd[i] = i % 2 === 0 ? 0 : 3e38;
+          p.mul(g).sum().backward();
+          expect(takes(size, [p.dataSync() as Float32Array, p.grad!.dataSync() as Float32Array])).toBe(size > 4096 || scoped);
+          grads.push(Float32Array.from(p.grad!.dataSync()));
+          opt.step();
+        };
+        if (scoped) tidy(run);
+        else run();
       }
       const moments = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
       for (const slot of moments) expect(heapAddress(slot)).toBeGreaterThanOrEqual(0);

@@ -5,8 +5,13 @@
  */
 import { freeBlock, heapFloat32, collectWith, uncollect, type Block } from './wasm/heap';
 
-/** Float32 arrays of at least this many elements come from the heap inside a scope (the kernels' threshold). */
-export const HEAP_MIN_ELEMENTS = 4096;
+/**
+ * Float32 arrays of at least this many elements come from the heap inside a scope; smaller ones come from
+ * slabs (dtype.ts). A block the last step freed is handed out again while still in cache, where a fresh
+ * array costs microseconds to make and its first writes miss the cache; and the kernels read and write
+ * heap arrays in place.
+ */
+export const HEAP_MIN_ELEMENTS = 1024;
 
 /** One tidy() call: the blocks it allocated that are still its own, with their arrays. */
 export class Scope {
@@ -23,9 +28,14 @@ export function currentScope(): Scope | null {
   return current;
 }
 
+/** Whether a float32 array of `size` made now comes from the heap (unless it is full). */
+export function fromHeap(size: number): boolean {
+  return current !== null && size >= HEAP_MIN_ELEMENTS;
+}
+
 /** A float32 array for a tensor: from the heap inside a scope, an ordinary array otherwise. */
 export function scopedFloat32(size: number, zero: boolean): Float32Array | null {
-  if (current === null || size < HEAP_MIN_ELEMENTS) return null;
+  if (current === null || !fromHeap(size)) return null;
   const made = heapFloat32(size, zero);
   if (made === null) return null;
   current.blocks.set(made[1], made[0]);

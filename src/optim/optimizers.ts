@@ -5,7 +5,8 @@
 import { ValueError, type Tensor } from '../engine';
 import { dtypeOf, type TypedArray } from '../engine/dtype';
 import { perDType } from '../engine/ops/kernels';
-import { adamStep, sgdMomentumStep, sgdStep, WASM_MIN_ELEMENTS } from '../engine/wasm/elementwise';
+import { adamStep, sgdMomentumStep, sgdStep } from '../engine/wasm/elementwise';
+import { HEAP_MIN_ELEMENTS } from '../engine/scope';
 import { heapFloat64 } from '../engine/wasm/heap';
 
 /*
@@ -89,7 +90,7 @@ export abstract class Optimizer {
       let slots = this.state.get(p);
       if (slots === undefined) {
         // the state of large float32 parameters on the tensor heap, where the WebAssembly updates read it
-        const onHeap = p.dtype === 'float32' && p.size >= WASM_MIN_ELEMENTS;
+        const onHeap = p.dtype === 'float32' && p.size >= HEAP_MIN_ELEMENTS;
         slots = Array.from({ length: this.slots }, () => (onHeap ? heapFloat64(p.size) : null) ?? new Float64Array(p.size));
         this.state.set(p, slots);
       }

@@ -2,6 +2,7 @@ import { allocate, floatResult, promote, type DType, type TypedArray } from '../
 import { DTypeError, ValueError } from '../errors';
 import { registerOp, type GradCheck } from '../registry';
 import { broadcastShapes, sameShape, sizeOf, type Shape } from '../shape';
+import { HEAP_MIN_ELEMENTS } from '../scope';
 import { fromOp, isBroadcastScalar, isGradEnabled, record, Tensor } from '../tensor';
 import * as wasm from '../wasm/elementwise';
 import { binaryLoops, broadcastStrides, mapBinary, mapUnary, monomorphicCopy, unaryLoop } from './kernels';
@@ -281,7 +282,7 @@ function elements(t: Tensor): Float32Array {
  */
 function simdBinary(op: number, a: Tensor, b: Tensor, shape: Shape): Float32Array | null {
   const size = sizeOf(shape);
-  if (size < wasm.WASM_MIN_ELEMENTS || a.dtype !== 'float32' || b.dtype !== 'float32' || !a.isContiguous() || !b.isContiguous()) return null;
+  if (size < HEAP_MIN_ELEMENTS || a.dtype !== 'float32' || b.dtype !== 'float32' || !a.isContiguous() || !b.isContiguous()) return null;
   const width = shape[shape.length - 1];
   const rows = size / width;
   const whole = (t: Tensor): boolean => t.size === size && t.ndim === shape.length;
@@ -293,7 +294,7 @@ function simdBinary(op: number, a: Tensor, b: Tensor, shape: Shape): Float32Arra
     return right === null ? null : right + (left ? 1 : 0);
   };
   const layout = whole(a) && whole(b) ? wasm.BinaryLayout.Whole : whole(a) ? lone(b, false) : whole(b) ? lone(a, true) : null;
-  if (layout === null) return null;
+  if (layout === null || !wasm.takes(size, [a, b].filter(whole).map(elements))) return null;
   const out = allocate('float32', size, false) as Float32Array;
   const s = layout === wasm.BinaryLayout.ScalarRight ? b.storage.data[b.offset] : layout === wasm.BinaryLayout.ScalarLeft ? a.storage.data[a.offset] : 0;
   return wasm.binaryOp(op, layout, elements(a), elements(b), out, rows, width, s) ? out : null;
