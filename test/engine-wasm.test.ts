@@ -55,8 +55,9 @@ describe('WebAssembly matrix product', () => {
     expect(wasmGemmAvailable()).toBe(true);
   });
 
-  // edges of every tile size (4 rows, 8 columns, 256 deep, 64-row and 512-column blocks)
-  const shapes: [number, number, number][] = [[17, 33, 9], [64, 64, 64], [130, 257, 70], [5, 300, 600], [1, 4096, 3], [67, 513, 521], [600, 20, 9]];
+  // edges of every tile size (4 rows, 8 columns, 256 deep, 64-row and 512-column blocks), and a skinny
+  // product whose operands are both too large to pack per claim (by columns, A read in place)
+  const shapes: [number, number, number][] = [[17, 33, 9], [64, 64, 64], [130, 257, 70], [5, 300, 600], [1, 4096, 3], [67, 513, 521], [600, 20, 9], [40, 7000, 163]];
   for (const [m, k, n] of shapes) {
     it(`${m}×${k} by ${k}×${n}, plain and with transposed operands`, () => {
       manualSeed(m * 1000 + n);
@@ -104,7 +105,7 @@ describe('WebAssembly matrix product', () => {
       // by rows of C (more rows than columns), B packed whole by each thread: transposed, and row-major in
       // two blocks of columns, three passes over k and a last panel of 1 column; by columns, A read in place
       // row- and column-major, with a last panel of 3 rows and a last tile of 4 columns (claims shrink
-      // toward the end)
+      // toward the end); by columns with both operands too large to pack per claim, 28 passes over k
       const a = r.randn([131, 500]);
       const b = r.randn([500, 700]);
       return [
@@ -112,6 +113,7 @@ describe('WebAssembly matrix product', () => {
         r.matmul(r.randn([1030, 520]), r.randn([520, 601])),
         r.matmul(a, b),
         r.matmul(a.transpose(0, 1).contiguous().transpose(0, 1), b),
+        r.matmul(r.randn([40, 7000]), r.randn([7000, 163])),
       ];
     }`);
   });

@@ -322,9 +322,9 @@ function productBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Flo
       for (let o = 0; o < p.o; o++) grads.weight.set(dwb.subarray(o * rows, o * rows + taps), o * taps);
       if (want.bias) grads.bias = Float32Array.from({ length: p.o }, (_, o) => dwb[o * rows + taps]);
     } else {
-      // shared by its few rows, each claim of rows of dW would pack all the columns again: [dW | db]ᵀ =
-      // [columns; ones]·gᵀ instead, shared by the more rows of the columns with gᵀ packed once by each
-      // thread (the same sums: the products commute)
+      // shared by rows (each thread packing all of the columns once), dW's few rows would make one or two
+      // claims: [dW | db]ᵀ = [columns; ones]·gᵀ instead, shared by the columns' more rows with gᵀ packed
+      // once by each thread (the same sums: the products commute)
       sgemm(matrix(colsAt, rows * nl, nl), matrix(gpAt, p.o * nl, 1, nl), rows, nl, p.o, dwb, 0);
       for (let o = 0; o < p.o; o++) for (let t = 0; t < taps; t++) grads.weight[o * taps + t] = dwb[t * p.o + o];
       if (want.bias) grads.bias = dwb.slice(taps * p.o, rows * p.o);

@@ -43,8 +43,11 @@ function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix,
   // Claims take a share of what is left, half a thread's share at first. A claim of columns of C reads all
   // of A in place and packs only its own columns of B, so columns are claimed down to two tiles' width and a
   // thread that falls behind holds the others up by little. A claim of rows packs all of B again, so rows
-  // are claimed in blocks of the first size. C goes by columns unless it has more rows than columns or A
-  // is larger than 1 MB (read again by every claim of columns).
+  // are claimed in blocks of the first size. C goes by columns unless it has more rows than columns, or A
+  // is larger than 1 MB (read again by every claim of columns) while each thread can pack B whole once.
+  // Where neither operand is small, columns win: a claim of rows would pack all of a B too large to keep
+  // (64×7744 by 7744×289, a convolution's weight gradient: 28 → 38 GFLOP/s by columns; 16×65536 by
+  // 65536×64: 15 → 31; in alternation).
   const byRows = sharedByRows(m, k, n);
   const extent = byRows ? m : n;
   const parts = 2 * threads;
@@ -54,7 +57,7 @@ function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix,
 
 /** Whether threads share an m×k by k×n product by rows of C (else by columns): see blockArgs. */
 export function sharedByRows(m: number, k: number, n: number): boolean {
-  return m > n || m * k > A_IN_PLACE_MAX;
+  return m > n || (m * k > A_IN_PLACE_MAX && k * n <= PACKED_B_MAX);
 }
 
 /**
