@@ -139,6 +139,9 @@ describe('conv2d in float32 (direct kernels at stride 1 with few output channels
     ["products at stride 1: 33 output channels, 'same' and dilation 2", [2, 8, 9, 7], [33, 8, 3, 3], { padding: 'same', dilation: 2 }, true],
     ['products at stride 1: 64 output channels, 2×5 kernel, uneven padding, no bias', [3, 5, 6, 13], [64, 5, 2, 5], { padding: [1, 2] }, false],
     ['products at stride [2, 1]: 40 output channels, padding 2', [2, 6, 11, 10], [40, 6, 3, 3], { stride: [2, 1], padding: 2 }, true],
+    // unpadded: the input read in place and the input gradient added back straight into its array
+    ['products, no padding: 40 output channels', [3, 5, 9, 10], [40, 5, 3, 3], {}, true],
+    ['products at stride 2, no padding, no bias', [2, 4, 11, 12], [24, 4, 3, 3], { stride: 2 }, false],
     // an output gradient too large to be read in place by claims of columns: dW computed transposed
     ['products, the weight gradient as its transpose: 40 output channels over 7,200 positions', [18, 8, 20, 20], [40, 8, 3, 3], { padding: 'same' }, true],
   ];

@@ -184,6 +184,8 @@ function correlate(k: Kernels, ws: Workspace, xpAt: number, p: ConvGeometry, c: 
 
 /** The padded input [n, c, hp, wp] in a new region. */
 function padInput(k: Kernels, ws: Workspace, x: Float32Array, p: ConvGeometry, hp: number, wp: number): number {
+  // unpadded, the input is read where it is (a row's last lanes read past it, into memory the heap keeps)
+  if (hp === p.h && wp === p.w) return ws.input(x);
   const xpAt = ws.region(p.n * p.c * hp * wp);
   k.exports.pad(ws.input(x), xpAt, p.n * p.c, p.h, p.w, hp, wp, p.pad[0], p.pad[2]);
   return xpAt;
@@ -333,11 +335,13 @@ function productBackward(k: Kernels, ws: Workspace, x: Float32Array, weight: Flo
   if (want.input) {
     const dcolsAt = ws.region(taps * nl);
     sgemm(matrix(ws.input(weight), weight.length, 1, taps), gp, taps, p.o, nl, heapFloats(dcolsAt, taps * nl), 0);
-    const dxpAt = ws.region(p.n * p.c * hp * wp);
-    split(k, ws, 'fold', taps * nl >= THREAD_MIN_FLOATS, () => [dcolsAt, p.n, p.c, hp, wp, p.kh, p.kw, p.dilation[0], p.dilation[1], p.stride[0], p.stride[1], ho, wo, dxpAt]);
     grads.input = allocate('float32', x.length, false) as Float32Array;
     const dxAt = ws.output(grads.input);
-    k.exports.pad(dxpAt, dxAt, p.n * p.c, hp, wp, p.h, p.w, -p.pad[0], -p.pad[2]);
+    // unpadded, the columns are added back straight into the input's gradient; else cropped from a padded one
+    const unpadded = hp === p.h && wp === p.w;
+    const dxpAt = unpadded ? dxAt : ws.region(p.n * p.c * hp * wp);
+    split(k, ws, 'fold', taps * nl >= THREAD_MIN_FLOATS, () => [dcolsAt, p.n, p.c, hp, wp, p.kh, p.kw, p.dilation[0], p.dilation[1], p.stride[0], p.stride[1], ho, wo, dxpAt]);
+    if (!unpadded) k.exports.pad(dxpAt, dxAt, p.n * p.c, hp, wp, p.h, p.w, -p.pad[0], -p.pad[2]);
     ws.copyBack(grads.input, dxAt);
   }
   return grads;
