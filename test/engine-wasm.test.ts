@@ -492,6 +492,71 @@ describe('Adam and AdamW in WebAssembly', () => {
   }
 });
 
+describe('RMSprop in WebAssembly', () => {
+  type Options = { lr: number; alpha: number; eps: number; momentum: number; weightDecay: number };
+  /** rmspropLoop of optim/optimizers.ts written out again: doubles, the parameters rounded to float32 as stored. */
+  function reference(p: Float32Array, grads: Float32Array[], o: Options): [Float32Array, Float64Array, Float64Array] {
+    const out = Float32Array.from(p);
+    const v = new Float64Array(p.length);
+    const buf = new Float64Array(p.length);
+    for (const g of grads) {
+      for (let i = 0; i < out.length; i++) {
+        const d = g[i] + o.weightDecay * out[i];
+        v[i] = o.alpha * v[i] + (1 - o.alpha) * d * d;
+        const step = d / (Math.sqrt(v[i]) + o.eps);
+        if (o.momentum > 0) buf[i] = o.momentum * buf[i] + step;
+        out[i] -= o.lr * (o.momentum > 0 ? buf[i] : step);
+      }
+    }
+    return [out, v, buf];
+  }
+
+  beforeAll(async () => {
+    for (let wait = 0; wait < 100 && elementwiseHelpersReady() < os.availableParallelism() - 1; wait++) await new Promise((ok) => setTimeout(ok, 50));
+  });
+
+  // the larger size is shared with the helper thread; the smallest is taken in place only, inside tidy()
+  const cases: [string, Options, number, boolean][] = [
+    ['plain', { lr: 0.01, alpha: 0.99, eps: 1e-8, momentum: 0, weightDecay: 0 }, 10_001, false],
+    ['momentum and weight decay', { lr: 0.005, alpha: 0.9, eps: 1e-6, momentum: 0.9, weightDecay: 0.01 }, 10_003, false],
+    ['momentum, shared between threads', { lr: 0.01, alpha: 0.99, eps: 1e-8, momentum: 0.5, weightDecay: 0.05 }, 70_001, false],
+    ['momentum, in place inside tidy()', { lr: 0.01, alpha: 0.95, eps: 1e-8, momentum: 0.9, weightDecay: 0 }, 2051, true],
+  ];
+  for (const [label, options, size, scoped] of cases) {
+    it(`${label}, ${size} parameters: the JavaScript loop's bits over three steps, state on the tensor heap`, () => {
+      manualSeed(size);
+      const p = scoped ? tidy(() => randn([size])) : randn([size]);
+      p.requiresGrad = true;
+      const start = Float32Array.from(p.dataSync());
+      const opt = new r.optim.RMSprop([p], options);
+      const grads: Float32Array[] = [];
+      for (let step = 0; step < 3; step++) {
+        const run = (): void => {
+          opt.zeroGrad();
+          const g = randn([size]);
+          // zeros and a huge value among the gradients
+          const gd = g.dataSync() as Float32Array;
+          for (let i = step; i < size; i += 89) gd[i] = i % 2 === 0 ? 0 : 3e38;
+          p.mul(g).sum().backward();
+          expect(takes(size, [p.dataSync() as Float32Array, p.grad!.dataSync() as Float32Array])).toBe(size > 4096 || scoped);
+          grads.push(Float32Array.from(p.grad!.dataSync()));
+          opt.step();
+        };
+        if (scoped) tidy(run);
+        else run();
+      }
+      const state = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
+      for (const slot of state) expect(heapAddress(slot)).toBeGreaterThanOrEqual(0);
+      const [want, v, buf] = reference(start, grads, options);
+      const got = p.dataSync();
+      for (let i = 0; i < size; i++) if (!Object.is(got[i], want[i])) expect.fail(`parameter ${i}: ${got[i]} instead of ${want[i]}`);
+      for (const [slot, wanted, name] of [[state[0], v, 'mean square'], [state[1], buf, 'momentum buffer']] as const) {
+        for (let i = 0; i < size; i++) if (!Object.is(slot[i], wanted[i])) expect.fail(`${name} ${i}: ${slot[i]} instead of ${wanted[i]}`);
+      }
+    });
+  }
+});
+
 describe('SGD with momentum and weight decay in WebAssembly', () => {
   type Options = { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number };
   /** sgdLoop of optim/optimizers.ts written out again: doubles, the parameters rounded to float32 as stored. */

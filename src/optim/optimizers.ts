@@ -5,7 +5,7 @@
 import { ValueError, type Tensor } from '../engine';
 import { dtypeOf, type TypedArray } from '../engine/dtype';
 import { perDType } from '../engine/ops/kernels';
-import { adamStep, sgdMomentumStep, sgdStep } from '../engine/wasm/elementwise';
+import { adamStep, rmspropStep, sgdMomentumStep, sgdStep } from '../engine/wasm/elementwise';
 import { HEAP_MIN_ELEMENTS } from '../engine/scope';
 import { heapFloat64 } from '../engine/wasm/heap';
 
@@ -207,6 +207,7 @@ export class RMSprop extends Optimizer {
 
   protected update(p: TypedArray, o: number, g: ArrayLike<number>, [v, buf]: Float64Array[], n: number): void {
     const { alpha, eps, momentum, weightDecay } = this.options;
+    if (p instanceof Float32Array && g instanceof Float32Array && rmspropStep(p.subarray(o, o + n), g, v, buf, { lr: this.lr, alpha, eps, momentum, weightDecay })) return;
     rmspropLoopFor[dtypeOf(p)](p, o, g, v, buf, n, this.lr, alpha, eps, momentum, weightDecay);
   }
 }

@@ -401,6 +401,78 @@ export function sgdMomentumShared(p: usize, g: usize, buf: usize, n: i32, lr: f6
   }
 }
 
+/**
+ * Two lanes of an RMSprop step (see rmspropStep): p and g as doubles; updates the mean square at vp (and,
+ * with momentum, the buffer at bp) and returns the new p (a double, rounded to f32 by the caller).
+ */
+// @ts-ignore: decorator
+@inline
+function rmspropLanes(p: v128, g: v128, vp: usize, bp: usize, lr: v128, alpha: v128, keep: v128, eps: v128, momentum: v128, weightDecay: v128, useMomentum: bool): v128 {
+  const d = f64x2.add(g, f64x2.mul(weightDecay, p));
+  const v = f64x2.add(f64x2.mul(alpha, v128.load(vp)), f64x2.mul(f64x2.mul(keep, d), d));
+  v128.store(vp, v);
+  let step = f64x2.div(d, f64x2.add(f64x2.sqrt(v), eps));
+  if (useMomentum) {
+    step = f64x2.add(f64x2.mul(momentum, v128.load(bp)), step);
+    v128.store(bp, step);
+  }
+  return f64x2.sub(p, f64x2.mul(lr, step));
+}
+
+/** rmspropStep's loop, inlined with and without momentum. */
+// @ts-ignore: decorator
+@inline
+function rmspropLoop(p: usize, g: usize, v: usize, buf: usize, n: i32, lr: f64, alpha: f64, eps: f64, momentum: f64, weightDecay: f64, useMomentum: bool): void {
+  const LR = f64x2.splat(lr);
+  const A = f64x2.splat(alpha);
+  const K = f64x2.splat(1 - alpha);
+  const E = f64x2.splat(eps);
+  const M = f64x2.splat(momentum);
+  const W = f64x2.splat(weightDecay);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const q = <usize>i << 3;
+    const pv = v128.load(p + o);
+    const gv = v128.load(g + o);
+    const lo = rmspropLanes(lowPair(pv), lowPair(gv), v + q, buf + q, LR, A, K, E, M, W, useMomentum);
+    const hi = rmspropLanes(highPair(pv), highPair(gv), v + q + 16, buf + q + 16, LR, A, K, E, M, W, useMomentum);
+    v128.store(p + o, narrow(lo, hi));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const q = <usize>i << 3;
+    const pi = <f64>load<f32>(p + o);
+    const d = <f64>load<f32>(g + o) + weightDecay * pi;
+    const vi = alpha * load<f64>(v + q) + (1 - alpha) * d * d;
+    store<f64>(v + q, vi);
+    let step = d / (Math.sqrt(vi) + eps);
+    if (useMomentum) {
+      step = momentum * load<f64>(buf + q) + step;
+      store<f64>(buf + q, step);
+    }
+    store<f32>(p + o, <f32>(pi - lr * step));
+  }
+}
+
+/**
+ * One RMSprop step (PyTorch's, with weight decay and, for momentum > 0, a momentum buffer) over n f32
+ * parameters p with f32 gradients g, an f64 mean square v and an f64 buffer, in double precision in the
+ * order of operations of rmspropLoop in optim/optimizers.ts: that loop's bits.
+ */
+export function rmspropStep(p: usize, g: usize, v: usize, buf: usize, n: i32, lr: f64, alpha: f64, eps: f64, momentum: f64, weightDecay: f64): void {
+  if (momentum > 0) rmspropLoop(p, g, v, buf, n, lr, alpha, eps, momentum, weightDecay, true);
+  else rmspropLoop(p, g, v, buf, n, lr, alpha, eps, momentum, weightDecay, false);
+}
+
+/** rmspropStep shared between threads, `chunk` parameters per claim (see adamShared). */
+export function rmspropShared(p: usize, g: usize, v: usize, buf: usize, n: i32, lr: f64, alpha: f64, eps: f64, momentum: f64, weightDecay: f64, counter: usize, chunk: i32): void {
+  for (let start = atomic.add<i32>(counter, chunk); start < n; start = atomic.add<i32>(counter, chunk)) {
+    const q = <usize>start << 3;
+    rmspropStep(p + (<usize>start << 2), g + (<usize>start << 2), v + q, buf + q, min(chunk, n - start), lr, alpha, eps, momentum, weightDecay);
+  }
+}
+
 /** Elements per block of a sum: each block is summed alone (blockSum), then the block sums in order. */
 const SUM_BLOCK: i32 = 4096;
 

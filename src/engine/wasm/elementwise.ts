@@ -34,7 +34,7 @@ const CHUNK = 16384;
 type Kernel = (...args: number[]) => number | undefined;
 
 interface Kernels {
-  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'adamStep' | 'adamShared' | 'sgdMomentumStep' | 'sgdMomentumShared' | 'shared', Kernel>;
+  exports: Record<Name | 'sum' | 'addRows' | 'sumRows' | 'binary' | 'binaryShared' | 'adamStep' | 'adamShared' | 'sgdMomentumStep' | 'sgdMomentumShared' | 'rmspropStep' | 'rmspropShared' | 'shared', Kernel>;
   helpers: HelperThread[];
 }
 
@@ -378,6 +378,34 @@ export function sgdMomentumStep(p: Float32Array, g: Float32Array, buf: Float64Ar
     const args = [pAt, gAt, bufAt, p.length, a.lr, a.momentum, a.dampening, a.weightDecay, a.nesterov ? 1 : 0, a.first ? 1 : 0];
     if (helpers.length > 0) shareJob(k, helpers, 'sgdMomentumShared', [...args, COUNTER_AT, CHUNK]);
     else k.exports.sgdMomentumStep(...args);
+    return true;
+  };
+  return placed([g, p], [true, true], true, step) ?? false;
+}
+
+/** RMSprop's settings for one step, as rmspropLoop in optim/optimizers.ts takes them. */
+export interface RmspropStep {
+  lr: number;
+  alpha: number;
+  eps: number;
+  /** none unless > 0 */
+  momentum: number;
+  weightDecay: number;
+}
+
+/**
+ * One RMSprop step on p in place, with its mean square and momentum buffer on the heap (heapFloat64): the
+ * JavaScript loop's bits. False when that loop should run.
+ */
+export function rmspropStep(p: Float32Array, g: Float32Array, v: Float64Array, buf: Float64Array, a: RmspropStep): boolean {
+  const k = ready(p.length, [p, g]);
+  const [vAt, bufAt] = [heapAddress(v), heapAddress(buf)];
+  if (k === null || vAt < 0 || bufAt < 0) return false;
+  const helpers = p.length < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
+  const step = ([gAt, pAt]: number[]): boolean => {
+    const args = [pAt, gAt, vAt, bufAt, p.length, a.lr, a.alpha, a.eps, a.momentum, a.weightDecay];
+    if (helpers.length > 0) shareJob(k, helpers, 'rmspropShared', [...args, COUNTER_AT, CHUNK]);
+    else k.exports.rmspropStep(...args);
     return true;
   };
   return placed([g, p], [true, true], true, step) ?? false;
