@@ -341,14 +341,23 @@ export interface AdamStep {
  * loop's bits. False when that loop should run (small arrays, moments elsewhere, kernels unavailable).
  */
 export function adamStep(p: Float32Array, g: Float32Array, m: Float64Array, v: Float64Array, a: AdamStep): boolean {
+  return optimizerStep(p, g, [m, v], 'adamStep', 'adamShared', [a.b1, a.b2, a.stepSize, a.sqrtC2, a.eps, a.weightDecay, a.decay, a.decoupled ? 1 : 0]);
+}
+
+/**
+ * One optimiser step on p in place: kernel `alone` (or, for large p, `shared` with the helper threads) with
+ * the arguments p, g, the state arrays (which must be on the heap: heapFloat64), the count, then `scalars`.
+ * False, having done nothing, when the JavaScript loop should run.
+ */
+function optimizerStep(p: Float32Array, g: Float32Array, state: readonly Float64Array[], alone: 'adamStep' | 'sgdMomentumStep' | 'rmspropStep', shared: HeapJob<'elementwise'>, scalars: readonly number[]): boolean {
   const k = ready(p.length, [p, g]);
-  const [mAt, vAt] = [heapAddress(m), heapAddress(v)];
-  if (k === null || mAt < 0 || vAt < 0) return false;
+  const at = state.map(heapAddress);
+  if (k === null || at.some((a) => a < 0)) return false;
   const helpers = p.length < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
   const step = ([gAt, pAt]: number[]): boolean => {
-    const args = [pAt, gAt, mAt, vAt, p.length, a.b1, a.b2, a.stepSize, a.sqrtC2, a.eps, a.weightDecay, a.decay, a.decoupled ? 1 : 0];
-    if (helpers.length > 0) shareJob(k, helpers, 'adamShared', [...args, COUNTER_AT, CHUNK]);
-    else k.exports.adamStep(...args);
+    const args = [pAt, gAt, ...at, p.length, ...scalars];
+    if (helpers.length > 0) shareJob(k, helpers, shared, [...args, COUNTER_AT, CHUNK]);
+    else k.exports[alone](...args);
     return true;
   };
   return placed([g, p], [true, true], true, step) ?? false;
@@ -370,17 +379,7 @@ export interface SgdStep {
  * (heapFloat64): the JavaScript loop's bits. False when that loop should run.
  */
 export function sgdMomentumStep(p: Float32Array, g: Float32Array, buf: Float64Array, a: SgdStep): boolean {
-  const k = ready(p.length, [p, g]);
-  const bufAt = heapAddress(buf);
-  if (k === null || bufAt < 0) return false;
-  const helpers = p.length < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
-  const step = ([gAt, pAt]: number[]): boolean => {
-    const args = [pAt, gAt, bufAt, p.length, a.lr, a.momentum, a.dampening, a.weightDecay, a.nesterov ? 1 : 0, a.first ? 1 : 0];
-    if (helpers.length > 0) shareJob(k, helpers, 'sgdMomentumShared', [...args, COUNTER_AT, CHUNK]);
-    else k.exports.sgdMomentumStep(...args);
-    return true;
-  };
-  return placed([g, p], [true, true], true, step) ?? false;
+  return optimizerStep(p, g, [buf], 'sgdMomentumStep', 'sgdMomentumShared', [a.lr, a.momentum, a.dampening, a.weightDecay, a.nesterov ? 1 : 0, a.first ? 1 : 0]);
 }
 
 /** RMSprop's settings for one step, as rmspropLoop in optim/optimizers.ts takes them. */
@@ -398,17 +397,7 @@ export interface RmspropStep {
  * JavaScript loop's bits. False when that loop should run.
  */
 export function rmspropStep(p: Float32Array, g: Float32Array, v: Float64Array, buf: Float64Array, a: RmspropStep): boolean {
-  const k = ready(p.length, [p, g]);
-  const [vAt, bufAt] = [heapAddress(v), heapAddress(buf)];
-  if (k === null || vAt < 0 || bufAt < 0) return false;
-  const helpers = p.length < THREAD_MIN_ELEMENTS ? [] : k.helpers.filter((h) => h.ready);
-  const step = ([gAt, pAt]: number[]): boolean => {
-    const args = [pAt, gAt, vAt, bufAt, p.length, a.lr, a.alpha, a.eps, a.momentum, a.weightDecay];
-    if (helpers.length > 0) shareJob(k, helpers, 'rmspropShared', [...args, COUNTER_AT, CHUNK]);
-    else k.exports.rmspropStep(...args);
-    return true;
-  };
-  return placed([g, p], [true, true], true, step) ?? false;
+  return optimizerStep(p, g, [v, buf], 'rmspropStep', 'rmspropShared', [a.lr, a.alpha, a.eps, a.momentum, a.weightDecay]);
 }
 
 /** p −= lr·g in place; false when the JavaScript loop should do it. */
