@@ -425,6 +425,44 @@ describe('add, sub, mul and div of float32 tensors in WebAssembly', () => {
   });
 });
 
+/**
+ * Three steps of the optimiser `make` gives over `size` parameters (made inside tidy() and stepped inside
+ * it when `scoped`, where the kernels take fewer elements), with zeros and a huge value among the
+ * gradients. Returns the parameters before and after, the gradients, and the optimiser's state arrays,
+ * which must be on the tensor heap.
+ */
+function threeSteps(size: number, scoped: boolean, seed: number, make: (params: Tensor[]) => r.optim.Optimizer): { start: Float32Array; grads: Float32Array[]; got: ArrayLike<number>; state: Float64Array[] } {
+  manualSeed(seed);
+  const p = scoped ? tidy(() => randn([size])) : randn([size]);
+  p.requiresGrad = true;
+  const start = Float32Array.from(p.dataSync());
+  const opt = make([p]);
+  const grads: Float32Array[] = [];
+  for (let step = 0; step < 3; step++) {
+    const run = (): void => {
+      opt.zeroGrad();
+      const g = randn([size]);
+      const gd = g.dataSync() as Float32Array;
+      for (let i = step; i < size; i += 97) gd[i] = i % 2 === 0 ? 0 : 3e38;
+      p.mul(g).sum().backward();
+      expect(takes(size, [p.dataSync() as Float32Array, p.grad!.dataSync() as Float32Array])).toBe(size > 4096 || scoped);
+      grads.push(Float32Array.from(p.grad!.dataSync()));
+      opt.step();
+    };
+    if (scoped) tidy(run);
+    else run();
+  }
+  const state = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
+  for (const slot of state) expect(heapAddress(slot)).toBeGreaterThanOrEqual(0);
+  return { start, grads, got: p.dataSync(), state };
+}
+
+/** Fails at the first element whose bits differ. */
+function expectBits(label: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect.fail(`${label} ${i}: ${got[i]} instead of ${want[i]}`);
+}
+
 describe('Adam and AdamW in WebAssembly', () => {
   /**
    * adamLoop of optim/optimizers.ts written out again: doubles, each stored value rounded as JavaScript
@@ -459,35 +497,11 @@ describe('Adam and AdamW in WebAssembly', () => {
   for (const [name, decoupled, size, scoped] of cases) {
     it(`${name}, ${size} parameters: the JavaScript loop's bits over three steps, moments on the tensor heap${scoped ? ', in place inside tidy()' : ''}`, () => {
       const options = { lr: 0.01, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0.05 };
-      manualSeed(size + (decoupled ? 1 : 0));
-      const p = scoped ? tidy(() => randn([size])) : randn([size]);
-      p.requiresGrad = true;
-      const start = Float32Array.from(p.dataSync());
-      const opt = decoupled ? new r.optim.AdamW([p], options) : new r.optim.Adam([p], options);
-      const grads: Float32Array[] = [];
-      for (let step = 0; step < 3; step++) {
-        const run = (): void => {
-          opt.zeroGrad();
-          const g = randn([size]);
-          // zeros and a huge value among the gradients: the moments' edge cases
-          const gd = g.dataSync() as Float32Array;
-          for (let i = step; i < size; i += 97) gd[i] = i % 2 === 0 ? 0 : 3e38;
-          p.mul(g).sum().backward();
-          expect(takes(size, [p.dataSync() as Float32Array, p.grad!.dataSync() as Float32Array])).toBe(size > 4096 || scoped);
-          grads.push(Float32Array.from(p.grad!.dataSync()));
-          opt.step();
-        };
-        if (scoped) tidy(run);
-        else run();
-      }
-      const moments = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
-      for (const slot of moments) expect(heapAddress(slot)).toBeGreaterThanOrEqual(0);
+      const { start, grads, got, state } = threeSteps(size, scoped, size + (decoupled ? 1 : 0), (ps) => (decoupled ? new r.optim.AdamW(ps, options) : new r.optim.Adam(ps, options)));
       const [want, m, v] = reference(start, grads, options, decoupled);
-      const got = p.dataSync();
-      for (let i = 0; i < size; i++) if (!Object.is(got[i], want[i])) expect.fail(`${name}, parameter ${i}: ${got[i]} instead of ${want[i]}`);
-      for (const [slot, wanted, label] of [[moments[0], m, 'first moment'], [moments[1], v, 'second moment']] as const) {
-        for (let i = 0; i < size; i++) if (!Object.is(slot[i], wanted[i])) expect.fail(`${name}, ${label} ${i}: ${slot[i]} instead of ${wanted[i]}`);
-      }
+      expectBits(`${name}, parameter`, got, want);
+      expectBits(`${name}, first moment`, state[0], m);
+      expectBits(`${name}, second moment`, state[1], v);
     });
   }
 });
@@ -524,35 +538,11 @@ describe('RMSprop in WebAssembly', () => {
   ];
   for (const [label, options, size, scoped] of cases) {
     it(`${label}, ${size} parameters: the JavaScript loop's bits over three steps, state on the tensor heap`, () => {
-      manualSeed(size);
-      const p = scoped ? tidy(() => randn([size])) : randn([size]);
-      p.requiresGrad = true;
-      const start = Float32Array.from(p.dataSync());
-      const opt = new r.optim.RMSprop([p], options);
-      const grads: Float32Array[] = [];
-      for (let step = 0; step < 3; step++) {
-        const run = (): void => {
-          opt.zeroGrad();
-          const g = randn([size]);
-          // zeros and a huge value among the gradients
-          const gd = g.dataSync() as Float32Array;
-          for (let i = step; i < size; i += 89) gd[i] = i % 2 === 0 ? 0 : 3e38;
-          p.mul(g).sum().backward();
-          expect(takes(size, [p.dataSync() as Float32Array, p.grad!.dataSync() as Float32Array])).toBe(size > 4096 || scoped);
-          grads.push(Float32Array.from(p.grad!.dataSync()));
-          opt.step();
-        };
-        if (scoped) tidy(run);
-        else run();
-      }
-      const state = (opt as unknown as { state: Map<unknown, Float64Array[]> }).state.get(p)!;
-      for (const slot of state) expect(heapAddress(slot)).toBeGreaterThanOrEqual(0);
+      const { start, grads, got, state } = threeSteps(size, scoped, size, (ps) => new r.optim.RMSprop(ps, options));
       const [want, v, buf] = reference(start, grads, options);
-      const got = p.dataSync();
-      for (let i = 0; i < size; i++) if (!Object.is(got[i], want[i])) expect.fail(`parameter ${i}: ${got[i]} instead of ${want[i]}`);
-      for (const [slot, wanted, name] of [[state[0], v, 'mean square'], [state[1], buf, 'momentum buffer']] as const) {
-        for (let i = 0; i < size; i++) if (!Object.is(slot[i], wanted[i])) expect.fail(`${name} ${i}: ${slot[i]} instead of ${wanted[i]}`);
-      }
+      expectBits('parameter', got, want);
+      expectBits('mean square', state[0], v);
+      expectBits('momentum buffer', state[1], buf);
     });
   }
 });
