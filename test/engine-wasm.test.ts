@@ -226,6 +226,7 @@ describe('maxPool2d in float32 on the WebAssembly kernel', () => {
   const special = [NaN, Infinity, -Infinity, 0, -0, 1, 1, NaN, -2];
   const configs: [string, number[], r.Pair, r.Pool2dOptions][] = [
     ['2×2, stride 2, odd width: the last output from an overlapping group of four', [3, 5, 20, 27], 2, {}],
+    ['2×2, stride 2, odd height, whole groups of four: the last row left out', [2, 3, 9, 16], 2, {}],
     ['3×3, stride 1, padding 1: overlapping windows, clipped at every edge', [2, 4, 9, 30], 3, { stride: 1, padding: 1 }],
     ['2×3, stride [2, 3], padding 1: lanes gathered one by one', [2, 3, 11, 40], [2, 3], { stride: [2, 3], padding: 1 }],
     ['rows of fewer than four outputs', [4, 2, 7, 5], 2, {}],

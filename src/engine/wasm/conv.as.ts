@@ -395,6 +395,10 @@ export function maxPool(
   x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, top: i32, left: i32, ho: i32, wo: i32,
   out: usize, index: usize, counter: usize,
 ): void {
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && top == 0 && left == 0) {
+    maxPool2x2(x, planes, h, w, ho, wo, out, index, counter);
+    return;
+  }
   // outputs oxLo … oxHi − 1 have their whole window inside the row
   const oxLo = min(wo, (left + sw - 1) / sw);
   const oxHi = max(oxLo, min(wo, (w - kw + left) / sw + 1));
@@ -431,6 +435,54 @@ export function maxPool(
         v128.store(index + ((o + <usize>ox) << 2), at);
       }
       for (; ox < wo; ox++) maxWindow(x, base, w, ylo, yhi, ox * sw - left, kw, out, index, o + ox);
+    }
+  }
+}
+
+/**
+ * maxPool for 2×2 windows at stride 2 without padding (the common case): each window's four elements come
+ * from two loads of each of its two rows, split into even and odd columns, and are taken in maxPool's order
+ * (row by row, left to right) with its rules: the same maxima and positions.
+ */
+function maxPool2x2(x: usize, planes: i32, h: i32, w: i32, ho: i32, wo: i32, out: usize, index: usize, counter: usize): void {
+  const evens = i32x4(0, 2, 4, 6);
+  for (let p = atomic.add<i32>(counter, 1); p < planes; p = atomic.add<i32>(counter, 1)) {
+    const base = p * h * w;
+    for (let oy = 0; oy < ho; oy++) {
+      const row0 = base + 2 * oy * w;
+      const o = <usize>((p * ho + oy) * wo);
+      if (wo < 4) {
+        for (let ox = 0; ox < wo; ox++) maxWindow(x, base, w, 2 * oy, 2 * oy + 2, 2 * ox, 2, out, index, o + ox);
+        continue;
+      }
+      for (let ox = 0; ox < wo; ox += 4) {
+        // a last part group is done as the four outputs ending at wo: some again, with the same result
+        if (ox + 4 > wo) ox = wo - 4;
+        const first = row0 + 2 * ox;
+        const src0 = x + (<usize>first << 2);
+        const src1 = src0 + (<usize>w << 2);
+        const a0 = v128.load(src0);
+        const a1 = v128.load(src0, 16);
+        const b0 = v128.load(src1);
+        const b1 = v128.load(src1, 16);
+        const at0 = i32x4.add(i32x4.splat(first), evens);
+        let best = v128.shuffle<f32>(a0, a1, 0, 2, 4, 6);
+        let at = at0;
+        let v = v128.shuffle<f32>(a0, a1, 1, 3, 5, 7);
+        let take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, take);
+        at = v128.bitselect(i32x4.add(at0, i32x4.splat(1)), at, take);
+        v = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+        take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, take);
+        at = v128.bitselect(i32x4.add(at0, i32x4.splat(w)), at, take);
+        v = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+        take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, take);
+        at = v128.bitselect(i32x4.add(at0, i32x4.splat(w + 1)), at, take);
+        v128.store(out + ((o + <usize>ox) << 2), best);
+        v128.store(index + ((o + <usize>ox) << 2), at);
+      }
     }
   }
 }
