@@ -240,7 +240,7 @@ describe('maxPool2d in float32 on the WebAssembly kernel', () => {
         const x = r.tensor(data, { dtype }).reshape(xs).detach();
         x.requiresGrad = true;
         const y = r.maxPool2d(x, kernel, options);
-        y.backward(r.tensor(Array.from({ length: y.size }, (_, i) => (i % 7) - 3), { dtype }).reshape(y.shape));
+        y.backward(r.tensor(Array.from({ length: y.size }, (_, i) => (i % 11 === 5 ? -0 : (i % 7) - 3)), { dtype }).reshape(y.shape));
         return [Array.from(y.dataSync()), Array.from(x.grad!.dataSync())];
       };
       const want = run('float64');

@@ -3,7 +3,7 @@ import { ShapeError, ValueError } from '../errors';
 import { registerOp } from '../registry';
 import { formatShape, sizeOf, type Shape } from '../shape';
 import { fromOp, isGradEnabled, runBackward, Tensor } from '../tensor';
-import { convBackward, convForward, maxPoolForward, scatterAddAt, type ConvGeometry, type ConvWant } from '../wasm/conv';
+import { convBackward, convForward, maxPoolForward, scatterAddAt, type ConvGeometry, type ConvWant, type Windows2x2 } from '../wasm/conv';
 import { wasmGemmAvailable } from '../wasm/gemm';
 import { add } from './elementwise';
 import { matmul } from './matmul';
@@ -241,7 +241,9 @@ export function maxPool2d(input: Tensor, kernelSize: Pair, options: Pool2dOption
   const src = x.dataSync();
   const fast = x.dtype === 'float32' ? maxPoolForward(src as Float32Array, n * c, h, wd, w, ho, wo) : null;
   const { out, index } = fast ?? maxPoolLoop(src, n * c, h, wd, w, ho, wo);
-  const y = fromOp('maxPool2d', out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape, n * c)]);
+  // 2×2 windows at stride 2 without padding do not overlap: their gradient is written, not added up
+  const windows = w.kh === 2 && w.kw === 2 && w.stride[0] === 2 && w.stride[1] === 2 && w.pad.every((p) => p === 0) ? { h, w: wd, ho, wo } : undefined;
+  const y = fromOp('maxPool2d', out, [n, c, ho, wo], [x], (g) => [scatterAt(g, index, x.shape, n * c, windows)]);
   return unbatch(y);
 }
 
@@ -286,26 +288,27 @@ registerOp('maxPool2d', [
 /**
  * A zero tensor of `shape` with each g[o] added at flat position index[o]: maxPool2d's backward. With
  * `planes`, the outputs of each of that many equal planes index into their own plane (as pooling's do),
- * which lets threads share the scatter by planes.
+ * which lets threads share the scatter by planes; with `windows`, they index into 2×2 windows at stride 2,
+ * which do not overlap, and the float32 kernel writes each input once instead of adding into zeros.
  */
-function scatterAt(g: Tensor, index: Int32Array, shape: Shape, planes = 1): Tensor {
+function scatterAt(g: Tensor, index: Int32Array, shape: Shape, planes = 1, windows?: Windows2x2): Tensor {
   const gs = g.dataSync();
   const size = sizeOf(shape);
-  let out: TypedArray | null = g.dtype === 'float32' ? scatterAddAt(gs as Float32Array, index, planes, size / planes) : null;
+  let out: TypedArray | null = g.dtype === 'float32' ? scatterAddAt(gs as Float32Array, index, planes, size / planes, windows) : null;
   if (out === null) {
     const sums = allocate(g.dtype, size);
     for (let o = 0; o < index.length; o++) sums[index[o]] += gs[o];
     out = sums;
   }
-  return fromOp('scatterAt', out, shape, [g], (gg) => [gatherAt(gg, index, g.shape, planes)]);
+  return fromOp('scatterAt', out, shape, [g], (gg) => [gatherAt(gg, index, g.shape, planes, windows)]);
 }
 
 /** out[o] = x[index[o]], the adjoint of scatterAt. */
-function gatherAt(x: Tensor, index: Int32Array, shape: Shape, planes = 1): Tensor {
+function gatherAt(x: Tensor, index: Int32Array, shape: Shape, planes = 1, windows?: Windows2x2): Tensor {
   const xs = x.dataSync();
   const out = allocate(x.dtype, index.length);
   for (let o = 0; o < index.length; o++) out[o] = xs[index[o]];
-  return fromOp('gatherAt', out, shape, [x], (g) => [scatterAt(g, index, x.shape, planes)]);
+  return fromOp('gatherAt', out, shape, [x], (g) => [scatterAt(g, index, x.shape, planes, windows)]);
 }
 // positions with repeats, as overlapping pooling windows give
 const checkIndex = Int32Array.from([0, 5, 5, 11, 2, 2, 7, 0]);

@@ -507,6 +507,61 @@ function maxWindow(x: usize, base: i32, w: i32, ylo: i32, yhi: i32, x0: i32, kw:
 }
 
 /**
+ * scatterAdd for the positions maxPool2x2 chose: the windows do not overlap, so every input position of a
+ * plane [h, w] is written once, 0 + g[o] at the window's maximum and 0 at its other three and at the row and
+ * column no window covers (odd h or w): scatterAdd's bits, in streaming stores. Threads claim planes.
+ */
+export function unpool2x2(g: usize, index: usize, planes: i32, h: i32, w: i32, ho: i32, wo: i32, out: usize, counter: usize): void {
+  const evens = i32x4(0, 2, 4, 6);
+  const zero = f32x4.splat(0);
+  for (let p = atomic.add<i32>(counter, 1); p < planes; p = atomic.add<i32>(counter, 1)) {
+    const base = p * h * w;
+    for (let oy = 0; oy < ho; oy++) {
+      const row0 = base + 2 * oy * w;
+      const o = <usize>((p * ho + oy) * wo);
+      if (wo < 4) {
+        for (let ox = 0; ox < wo; ox++) {
+          const at = load<i32>(index + ((o + <usize>ox) << 2));
+          const v = <f32>0 + load<f32>(g + ((o + <usize>ox) << 2));
+          for (let dy = 0; dy < 2; dy++) {
+            for (let dx = 0; dx < 2; dx++) {
+              const pos = row0 + dy * w + 2 * ox + dx;
+              store<f32>(out + (<usize>pos << 2), pos == at ? v : 0);
+            }
+          }
+        }
+      } else {
+        for (let ox = 0; ox < wo; ox += 4) {
+          // a last part group is written as the four outputs ending at wo: some again, with the same values
+          if (ox + 4 > wo) ox = wo - 4;
+          const first = row0 + 2 * ox;
+          const at = v128.load(index + ((o + <usize>ox) << 2));
+          const v = f32x4.add(zero, v128.load(g + ((o + <usize>ox) << 2)));
+          const at0 = i32x4.add(i32x4.splat(first), evens);
+          const v00 = v128.and(v, i32x4.eq(at, at0));
+          const v01 = v128.and(v, i32x4.eq(at, i32x4.add(at0, i32x4.splat(1))));
+          const v10 = v128.and(v, i32x4.eq(at, i32x4.add(at0, i32x4.splat(w))));
+          const v11 = v128.and(v, i32x4.eq(at, i32x4.add(at0, i32x4.splat(w + 1))));
+          const dst0 = out + (<usize>first << 2);
+          const dst1 = dst0 + (<usize>w << 2);
+          v128.store(dst0, v128.shuffle<f32>(v00, v01, 0, 4, 1, 5));
+          v128.store(dst0, v128.shuffle<f32>(v00, v01, 2, 6, 3, 7), 16);
+          v128.store(dst1, v128.shuffle<f32>(v10, v11, 0, 4, 1, 5));
+          v128.store(dst1, v128.shuffle<f32>(v10, v11, 2, 6, 3, 7), 16);
+        }
+      }
+      // the column past the last window
+      for (let x = 2 * wo; x < w; x++) {
+        store<f32>(out + (<usize>(row0 + x) << 2), 0);
+        store<f32>(out + (<usize>(row0 + w + x) << 2), 0);
+      }
+    }
+    // the rows past the last window
+    if (2 * ho < h) memory.fill(out + (<usize>(base + 2 * ho * w) << 2), 0, <usize>((h - 2 * ho) * w) << 2);
+  }
+}
+
+/**
  * out [planes, size] = 0, then out[index[o]] += g[o] for every o in order, where the `count` outputs of
  * each plane index into that plane's `size` inputs (max pooling's backward). Threads claim planes from
  * the counter.

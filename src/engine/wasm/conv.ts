@@ -30,6 +30,7 @@ interface Exports {
   swapLeading(src: number, dst: number, p: number, q: number, l: number, counter: number): void;
   maxPool(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, ho: number, wo: number, out: number, index: number, counter: number): void;
   scatterAdd(g: number, index: number, planes: number, count: number, size: number, out: number, counter: number): void;
+  unpool2x2(g: number, index: number, planes: number, h: number, w: number, ho: number, wo: number, out: number, counter: number): void;
 }
 
 /** From this many multiply-adds a correlation pass is shared with the helper threads. */
@@ -380,19 +381,30 @@ export function maxPoolForward(x: Float32Array, planes: number, h: number, w: nu
   });
 }
 
+/** Planes [h, w] pooled by 2×2 windows at stride 2 without padding into [ho, wo]: windows that do not overlap. */
+export interface Windows2x2 {
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+}
+
 /**
  * A float32 array of planes × size zeros with g[o] added at index[o], in order, where the outputs of each
  * plane (an equal share of g) index into that plane (conv.as.ts scatterAdd, max pooling's backward); null
- * when the kernels are unavailable or it does not fit.
+ * when the kernels are unavailable or it does not fit. With `windows`, the positions are those of 2×2
+ * windows at stride 2 (conv.as.ts unpool2x2): each input is written once, in streaming stores.
  */
-export function scatterAddAt(g: Float32Array, index: Int32Array, planes: number, size: number): Float32Array | null {
+export function scatterAddAt(g: Float32Array, index: Int32Array, planes: number, size: number, windows?: Windows2x2): Float32Array | null {
   return inWorkspace((k, ws) => {
     const out = allocate('float32', planes * size, false) as Float32Array;
     let indexAt = heapAddress(index);
     if (indexAt < 0) heapInts((indexAt = ws.region(index.length)), index.length).set(index);
     const gAt = ws.input(g);
     const outAt = ws.output(out);
-    split(k, ws, 'scatterAdd', out.length >= THREAD_MIN_FLOATS, () => [gAt, indexAt, planes, index.length / planes, size, outAt]);
+    const shared = out.length >= THREAD_MIN_FLOATS;
+    if (windows === undefined) split(k, ws, 'scatterAdd', shared, () => [gAt, indexAt, planes, index.length / planes, size, outAt]);
+    else split(k, ws, 'unpool2x2', shared, () => [gAt, indexAt, planes, windows.h, windows.w, windows.ho, windows.wo, outAt]);
     return ws.copyBack(out, outAt);
   });
 }

@@ -63,7 +63,7 @@ const finalizer = new FinalizationRegistry<Block>((block) => freeBlock(block));
 /** The kernel modules that work on the heap, and the functions of each that helper threads run. */
 const JOBS = {
   elementwise: ['shared', 'binaryShared', 'adamShared', 'sgdMomentumShared', 'rmspropShared'],
-  conv: ['forwardShared', 'weightGrad', 'unfold', 'fold', 'swapLeading', 'maxPool', 'scatterAdd'],
+  conv: ['forwardShared', 'weightGrad', 'unfold', 'fold', 'swapLeading', 'maxPool', 'scatterAdd', 'unpool2x2'],
   gemm: ['sgemmShared'],
 } as const;
 export type HeapModuleName = keyof typeof JOBS;
