@@ -261,7 +261,11 @@ describe('maxPool2d in float32 on the WebAssembly kernel', () => {
       const x = r.randn([16, 16, 30, 31]).requiresGrad_();
       const y = r.maxPool2d(x, 3, { stride: 2, padding: 1 });
       y.mul(r.randn(y.shape)).sum().backward();
-      return [y, x.grad];
+      // and 2×2 windows at stride 2, which have kernels of their own
+      const x2 = r.randn([16, 16, 30, 31]).requiresGrad_();
+      const y2 = r.maxPool2d(x2, 2);
+      y2.mul(r.randn(y2.shape)).sum().backward();
+      return [y, x.grad, y2, x2.grad];
     }`);
   });
 });
