@@ -2,8 +2,10 @@
  * `npm run bench`: relulab and its peers, side by side in one run. Each peer runs in its own child process,
  * one after another so they never share the cores: relulab, TensorFlow.js with its WebAssembly backend (on
  * one thread, as it runs in stock Node, and on two through a bench-only shim) and its JavaScript backend,
- * and PyTorch when Debian's python3-torch is installed. Prints a table per workload
- * (median, min–max, and each peer against relulab) and writes every measurement as JSON.
+ * and PyTorch when Debian's python3-torch is installed; then the multiply-add throughput the machine itself
+ * gives WebAssembly SIMD code in the same run (peers/machine.ts). Prints a table per workload (median,
+ * min–max, relulab against the best peer and, for products, as a share of the machine's limit) and writes
+ * every measurement as JSON.
  *
  *   npm run bench -- [--quick] [--only=matmul,relu,elementwise,mlp,conv,overhead,memory] [--rounds=N] [--notebooks] [--json=FILE]
  *
@@ -49,6 +51,8 @@ if (torchInstalled()) {
 } else {
   process.stderr.write('# PyTorch is not installed (Debian python3-torch): its column is left out\n');
 }
+const LIMIT = 'machine limit';
+peers.push({ name: LIMIT, command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'machine.ts'), ...passOn] });
 
 const rounds = Math.max(1, Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1));
 /** The better of two measurements of the same thing: the higher median, or the lower for times and sizes. */
@@ -93,7 +97,7 @@ fs.writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), n
 const fmt = (v: number) => (!Number.isFinite(v) ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
 const names = [...new Set(results.map((r) => r.peer))];
 const groups = [...new Set(results.map((r) => `${r.workload}\u0000${r.size}`))];
-let table = `| workload | size | unit | ${names.join(' | ')} | relulab vs best peer |\n|---|---|---|${names.map(() => '---|').join('')}---|\n`;
+let table = `| workload | size | unit | ${names.join(' | ')} | relulab vs best peer | relulab of machine limit |\n|---|---|---|${names.map(() => '---|').join('')}---|---|\n`;
 for (const key of groups) {
   const [workload, size] = key.split('\u0000');
   const rows = results.filter((r) => r.workload === workload && r.size === size);
@@ -104,15 +108,21 @@ for (const key of groups) {
     if (r.error) return 'fails';
     return workload === 'memory' ? `${fmt(r.value)} (${fmt(r.low)}→${fmt(r.high)})` : `${fmt(r.value)} [${fmt(r.low)}–${fmt(r.high)}]`;
   });
-  const others = rows.filter((r) => r.peer !== 'relulab' && !r.error && Number.isFinite(r.value));
+  const others = rows.filter((r) => r.peer !== 'relulab' && r.peer !== LIMIT && !r.error && Number.isFinite(r.value));
   let ratio = '';
   if (ours && !ours.error && others.length > 0) {
     const best = others.reduce((a, b) => ((ours.higherIsBetter ? b.value > a.value : b.value < a.value) ? b : a));
     const times = ours.higherIsBetter ? ours.value / best.value : best.value / ours.value;
     ratio = `${times.toFixed(2)}× ${best.peer}`;
   }
+  const limit = rows.find((r) => r.peer === LIMIT && !r.error);
+  const share = ours && !ours.error && limit ? `${((100 * ours.value) / limit.value).toFixed(0)} %` : '';
   const unit = rows[0].unit;
-  table += `| ${workload} | ${size} | ${unit} | ${cells.join(' | ')} | ${ratio} |\n`;
+  table += `| ${workload} | ${size} | ${unit} | ${cells.join(' | ')} | ${ratio} | ${share} |\n`;
 }
 process.stdout.write(table);
-process.stdout.write(`\nMedians [min–max]; memory shows peak RSS (first→last sample). Ratio > 1: relulab is faster (or leaner).\nJSON: ${path.relative(process.cwd(), jsonFile)}\n`);
+process.stdout.write(
+  `\nMedians [min–max]; memory shows peak RSS (first→last sample). Ratio > 1: relulab is faster (or leaner).\n` +
+    `Machine limit: 128-bit WebAssembly multiply-adds on every core, measured in this run (peers/machine.ts).\n` +
+    `JSON: ${path.relative(process.cwd(), jsonFile)}\n`,
+);
