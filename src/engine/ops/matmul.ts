@@ -110,7 +110,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const onWasm = dtype === 'float32' && k > 0 && sgemmAvailable(m, k, n);
   const out = allocate(dtype, batches * m * n, !onWasm);
   if (onWasm) {
-    wasmProduct(cast(a.detach(), dtype), cast(b.detach(), dtype), batch, m, k, n, out as Float32Array);
+    // the kernel only reads the operands' storage: no detached views unless a cast is needed
+    wasmProduct(a.dtype === dtype ? a : cast(a.detach(), dtype), b.dtype === dtype ? b : cast(b.detach(), dtype), batch, m, k, n, out as Float32Array);
   } else {
     // materialise both operands contiguously over the broadcast batch (a no-op for the common 2-D case)
     const ad = contiguous(cast(expand(a.detach(), [...batch, m, k]), dtype)).dataSync();

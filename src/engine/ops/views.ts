@@ -66,16 +66,23 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     (g) => permute(g, inverse),
   );
 }
-registerOp('permute', [{ shapes: [[2, 3, 4]], call: (x) => permute(x, [2, 0, 1]), secondOrder: true }]);
+registerOp('permute', [
+  { shapes: [[2, 3, 4]], call: (x) => permute(x, [2, 0, 1]), secondOrder: true },
+  { label: 'transpose of the outer dimensions', shapes: [[2, 3, 4]], call: (x) => transpose(x, -1, 0), secondOrder: true },
+]);
 
+/** Swaps two dimensions (a view): permute with those two exchanged, made directly (it is on every linear layer's path). */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   if (x.ndim < 2) return x;
   const a = normalizeAxis('transpose', dim0, x.ndim);
   const b = normalizeAxis('transpose', dim1, x.ndim);
-  const dims = Array.from({ length: x.ndim }, (_, i) => i);
-  dims[a] = b;
-  dims[b] = a;
-  return permute(x, dims);
+  const shape = [...x.shape];
+  const strides = [...x.strides];
+  shape[a] = x.shape[b];
+  shape[b] = x.shape[a];
+  strides[a] = x.strides[b];
+  strides[b] = x.strides[a];
+  return view('permute', x, shape, strides, x.offset, (g) => transpose(g, a, b));
 }
 
 /** Broadcasts to a larger shape without copying (stride 0); -1 keeps a dimension. */
