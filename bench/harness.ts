@@ -33,9 +33,7 @@ export const MLP_FLOPS = (() => {
 export function parseArgs(argv: readonly string[]): Options {
   const quick = argv.includes('--quick');
   const only = argv.find((a) => a.startsWith('--only='));
-  const skip = argv.find((a) => a.startsWith('--skip='))?.slice('--skip='.length).split(',') ?? [];
-  const list = only ? (only.slice('--only='.length).split(',') as Workload[]) : [...WORKLOADS];
-  return { quick, only: new Set(list.filter((w) => !skip.includes(w))) };
+  return { quick, only: new Set(only ? (only.slice('--only='.length).split(',') as Workload[]) : WORKLOADS) };
 }
 
 /** Uniform values in [-scale, scale) from a linear congruential generator, the same for every peer. */

@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: relulab and its peers, side by side in one run. Each peer runs in its own child process,
- * one after another so they never share the cores: relulab, TensorFlow.js with its WebAssembly backend (on
+ * one after another so they never share the cores, workload by workload: every peer runs a workload before
+ * the next workload starts, so that a slow stretch of the shared host falls on all peers' figures for that
+ * workload rather than on all of one peer's. The peers: relulab, TensorFlow.js with its WebAssembly backend (on
  * one thread, as it runs in stock Node, and on two through a bench-only shim) and its JavaScript backend,
  * and PyTorch when Debian's python3-torch is installed; then the multiply-add throughput the machine itself
  * gives WebAssembly SIMD code in the same run (peers/machine.ts). Prints a table per workload (median,
@@ -9,8 +11,9 @@
  *
  *   npm run bench -- [--quick] [--only=matmul,relu,elementwise,mlp,conv,overhead,memory] [--rounds=N] [--notebooks] [--json=FILE]
  *
- * With --rounds=N the peers run N times in turn and each measurement keeps its best round (the same rule for
- * every peer): on a shared host a slow minute then costs no single peer its figures.
+ * With --rounds=N each workload runs N times on every peer in turn (in reverse order every other round) and
+ * each measurement keeps its best round (the same rule for every peer): on a shared host a slow minute then
+ * costs no single peer its figures.
  *
  * A full run also times the headless run of every tutorial (`npm run build` first: it uses the CLI).
  */
@@ -18,12 +21,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Measurement } from './harness';
+import { parseArgs, type Measurement, type Workload } from './harness';
 
 const args = process.argv.slice(2);
 const root = path.join(__dirname, '..');
 const jsonFile = args.find((a) => a.startsWith('--json='))?.slice('--json='.length) ?? path.join(root, 'report', 'bench.json');
-const passOn = args.filter((a) => a === '--quick' || a.startsWith('--only='));
+const { quick, only } = parseArgs(args);
+const passOn = quick ? ['--quick'] : [];
 const tsNode = require.resolve('ts-node/dist/bin.js');
 const python = '/usr/bin/python3';
 
@@ -31,6 +35,10 @@ interface Peer {
   name: string;
   command: string;
   args: string[];
+  /** workloads the peer does not run */
+  skips?: readonly Workload[];
+  /** the only workloads it runs */
+  runs?: readonly Workload[];
 }
 
 function torchInstalled(): boolean {
@@ -38,21 +46,21 @@ function torchInstalled(): boolean {
 }
 
 const peers: Peer[] = [
-  { name: 'relulab', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'relulab.ts'), ...passOn] },
-  { name: 'tfjs-wasm', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm', ...passOn] },
+  { name: 'relulab', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'relulab.ts')] },
+  { name: 'tfjs-wasm', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm'] },
   // the threaded build needs a bench-only shim to start in Node (peers/tfjs.ts); it has no conv gradient
   // either, and 1,000 steps of its MLP would add minutes, so it skips those two
-  { name: 'tfjs-wasm 2 threads', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm', '--threads=2', '--skip=conv,memory', ...passOn] },
+  { name: 'tfjs-wasm 2 threads', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=wasm', '--threads=2'], skips: ['conv', 'memory'] },
   // 1,000 steps of 0.3 s each would take minutes: tfjs-cpu skips the memory run
-  { name: 'tfjs-cpu', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=cpu', '--skip=memory', ...passOn] },
+  { name: 'tfjs-cpu', command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'tfjs.ts'), '--backend=cpu'], skips: ['memory'] },
 ];
 if (torchInstalled()) {
-  for (const threads of [1, 2]) peers.push({ name: `torch (${threads} thread${threads > 1 ? 's' : ''})`, command: python, args: [path.join(__dirname, 'peers', 'torch_bench.py'), `--threads=${threads}`, ...passOn] });
+  for (const threads of [1, 2]) peers.push({ name: `torch (${threads} thread${threads > 1 ? 's' : ''})`, command: python, args: [path.join(__dirname, 'peers', 'torch_bench.py'), `--threads=${threads}`] });
 } else {
   process.stderr.write('# PyTorch is not installed (Debian python3-torch): its column is left out\n');
 }
 const LIMIT = 'machine limit';
-peers.push({ name: LIMIT, command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'machine.ts'), ...passOn] });
+peers.push({ name: LIMIT, command: process.execPath, args: [tsNode, '--transpile-only', path.join(__dirname, 'peers', 'machine.ts')], runs: ['matmul'] });
 
 const rounds = Math.max(1, Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1));
 /** The better of two measurements of the same thing: the higher median, or the lower for times and sizes. */
@@ -62,24 +70,29 @@ const better = (a: Measurement, b: Measurement): Measurement => {
   return (a.higherIsBetter ? b.value > a.value : b.value < a.value) ? b : a;
 };
 const best = new Map<string, Measurement>();
-for (let round = 1; round <= rounds; round++) {
-  for (const peer of peers) {
-    process.stderr.write(`# running ${peer.name}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}\n`);
-    const run = spawnSync(peer.command, peer.args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
-    for (const line of run.stdout.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const m = JSON.parse(line) as Measurement;
-      const key = `${m.peer}\u0000${m.workload}\u0000${m.size}`;
-      const seen = best.get(key);
-      best.set(key, seen === undefined ? m : better(seen, m));
+for (const workload of only) {
+  for (let round = 1; round <= rounds; round++) {
+    for (const peer of round % 2 === 1 ? peers : [...peers].reverse()) {
+      if (peer.skips?.includes(workload) || (peer.runs !== undefined && !peer.runs.includes(workload))) continue;
+      process.stderr.write(`# ${workload}: ${peer.name}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}\n`);
+      const run = spawnSync(peer.command, [...peer.args, `--only=${workload}`, ...passOn], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
+      for (const line of run.stdout.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const m = JSON.parse(line) as Measurement;
+        const key = `${m.peer}\u0000${m.workload}\u0000${m.size}`;
+        const seen = best.get(key);
+        best.set(key, seen === undefined ? m : better(seen, m));
+      }
+      if (run.status !== 0) process.stderr.write(`# ${peer.name} exited with ${run.status ?? run.signal}\n`);
     }
-    if (run.status !== 0) process.stderr.write(`# ${peer.name} exited with ${run.status ?? run.signal}\n`);
   }
 }
-const results: Measurement[] = [...best.values()];
+// rows and columns in the usual order whatever order the runs came in
+const peerOrder = peers.map((p) => p.name);
+const results: Measurement[] = [...best.values()].sort((a, b) => peerOrder.indexOf(a.peer) - peerOrder.indexOf(b.peer));
 
 // a full run (no --quick, no --only) also times the tutorials; --notebooks asks for them in any run
-if (args.includes('--notebooks') || passOn.length === 0) {
+if (args.includes('--notebooks') || (!quick && !args.some((a) => a.startsWith('--only=')))) {
   // the full headless run of the tutorials, as `npm start` does it
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'relulab-bench-'));
   for (const file of fs.readdirSync(path.join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb')).sort()) {

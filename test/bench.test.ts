@@ -3,7 +3,7 @@
  * out. A test of the harness, not a timing: the figures themselves are not asserted, only how the table is
  * made from them.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,18 @@ describe('npm run bench', () => {
   it('runs relulab, the TensorFlow.js peers and the machine limit side by side, in rounds, and writes a table and JSON', () => {
     const root = path.join(__dirname, '..');
     const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'relulab-bench-test-')), 'bench.json');
-    const table = execFileSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(root, 'bench', 'run.ts'), '--quick', '--only=overhead,matmul', '--rounds=2', `--json=${json}`], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 400_000 });
+    const run = spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(root, 'bench', 'run.ts'), '--quick', '--only=overhead,matmul', '--rounds=2', `--json=${json}`], { cwd: root, encoding: 'utf8', timeout: 400_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const table = run.stdout;
+    // workload by workload, every peer in turn, in reverse order in the second round; the limit only for products
+    const order = [...run.stderr.matchAll(/^# (\w+): (.+) \(round (\d) of 2\)$/gm)].map((m) => [m[1], m[2], Number(m[3])] as const);
+    const peersOf = (workload: string, round: number) => order.filter(([w, , r]) => w === workload && r === round).map(([, p]) => p);
+    expect(order.map(([w]) => w)).toEqual([...order.filter(([w]) => w === 'overhead'), ...order.filter(([w]) => w === 'matmul')].map(([w]) => w));
+    expect(peersOf('overhead', 1).slice(0, 4)).toEqual(['relulab', 'tfjs-wasm', 'tfjs-wasm 2 threads', 'tfjs-cpu']);
+    expect(peersOf('overhead', 2)).toEqual([...peersOf('overhead', 1)].reverse());
+    expect(peersOf('overhead', 1)).not.toContain('machine limit');
+    expect(peersOf('matmul', 1)).toEqual([...peersOf('overhead', 1), 'machine limit']);
+    expect(peersOf('matmul', 2)).toEqual([...peersOf('matmul', 1)].reverse());
     expect(table).toMatch(/^\| workload \| size \| unit \| relulab \| tfjs-wasm \| tfjs-wasm 2 threads \| tfjs-cpu/m);
     expect(table).toMatch(/\| machine limit \| relulab vs best peer \| relulab of machine limit \|$/m);
     for (const size of ['64', '256', '512', '1024']) expect(table).toMatch(new RegExp(`^\\| matmul \\| ${size} \\| GFLOP/s \\| [0-9.]+ \\[`, 'm'));

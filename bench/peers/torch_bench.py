@@ -13,7 +13,7 @@ import sys
 args = dict(a[2:].partition('=')[::2] for a in sys.argv[1:] if a.startswith('--'))
 THREADS = int(args.get('threads') or 1)
 QUICK = 'quick' in args
-ONLY = set((args.get('only') or 'matmul,relu,elementwise,mlp,conv,overhead,memory').split(',')) - set((args.get('skip') or '').split(','))
+ONLY = set((args.get('only') or 'matmul,relu,elementwise,mlp,conv,overhead,memory').split(','))
 for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ[var] = str(THREADS)
 
