@@ -1,7 +1,17 @@
-/** relulab's side of the benchmark: the same workloads as the peers, through the public API. */
+/**
+ * relulab's side of the benchmark: the same workloads as the peers, through the public API of the built
+ * package (dist/, made by `npm run build`), as users load it: run from its sources, ts-node would compile the
+ * whole engine in this process, time and memory that no peer pays.
+ */
+import fs from 'node:fs';
 import os from 'node:os';
-import { add, conv2d, crossEntropy, manualSeed, matmul, mul, nn, optim, relu, sum, tensor, tidy, type Tensor } from '../../src';
-import { wasmGemmKind } from '../../src/engine/wasm/gemm';
+import path from 'node:path';
+import type { Tensor } from '../../src';
+
+const dist = path.join(__dirname, '..', '..', 'dist', 'src');
+if (!fs.existsSync(path.join(dist, 'index.js'))) throw new Error(`relulab is not built (no ${path.relative(process.cwd(), dist)}): run npm run build first`);
+const { add, conv2d, crossEntropy, manualSeed, matmul, mul, nn, optim, relu, sum, tensor, tidy }: typeof import('../../src') = require(dist);
+const { wasmGemmKind }: typeof import('../../src/engine/wasm/gemm') = require(path.join(dist, 'engine', 'wasm', 'gemm'));
 import { CONV, ELEMENTWISE, ELEMENTWISE_LABEL, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 const options = parseArgs(process.argv.slice(2));
