@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Tensor } from '../../src';
+import { CONV, ELEMENTWISE, ELEMENTWISE_LABEL, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 const dist = path.join(__dirname, '..', '..', 'dist', 'src');
 if (!fs.existsSync(path.join(dist, 'index.js'))) throw new Error(`relulab is not built (no ${path.relative(process.cwd(), dist)}): run npm run build first`);
 const { add, conv2d, crossEntropy, manualSeed, matmul, mul, nn, optim, relu, sum, tensor, tidy }: typeof import('../../src') = require(dist);
 const { wasmGemmKind }: typeof import('../../src/engine/wasm/gemm') = require(path.join(dist, 'engine', 'wasm', 'gemm'));
-import { CONV, ELEMENTWISE, ELEMENTWISE_LABEL, emit, SIZE_LABEL, guarded, MATMUL_SIZES, measure, MEMORY_STEPS, MLP, MLP_FLOPS, OVERHEAD_SIZE, parseArgs, perSize, perStep, rate, RELU_SIZES, rssOver, uniform } from '../harness';
 
 const options = parseArgs(process.argv.slice(2));
 const peer = 'relulab';
