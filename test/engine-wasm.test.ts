@@ -55,9 +55,10 @@ describe('WebAssembly matrix product', () => {
     expect(wasmGemmAvailable()).toBe(true);
   });
 
-  // edges of every tile size (4 rows, 8 columns, 256 deep, 64-row and 512-column blocks), and a skinny
-  // product whose operands are both too large to pack per claim (by columns, A read in place)
-  const shapes: [number, number, number][] = [[17, 33, 9], [64, 64, 64], [130, 257, 70], [5, 300, 600], [1, 4096, 3], [67, 513, 521], [600, 20, 9], [40, 7000, 163]];
+  // edges of every tile size (3 rows; 12 columns, with edge tiles of one, two and three vectors; 256 deep;
+  // 66-row and 516-column blocks), and a skinny product whose operands are both too large to pack per
+  // claim (by columns, A read in place)
+  const shapes: [number, number, number][] = [[17, 33, 9], [64, 64, 64], [130, 257, 70], [5, 300, 600], [1, 4096, 3], [67, 513, 521], [134, 260, 530], [600, 20, 9], [40, 7000, 163]];
   for (const [m, k, n] of shapes) {
     it(`${m}×${k} by ${k}×${n}, plain and with transposed operands`, () => {
       manualSeed(m * 1000 + n);

@@ -51,7 +51,7 @@ function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix,
   const byRows = sharedByRows(m, k, n);
   const extent = byRows ? m : n;
   const parts = 2 * threads;
-  const least = threads === 1 ? extent : !byRows ? 16 : packsB(byRows, k, n, threads) ? ROWS_LEAST : Math.ceil(extent / 4 / parts) * 4;
+  const least = threads === 1 ? extent : !byRows ? 2 * NR : packsB(byRows, k, n, threads) ? ROWS_LEAST : Math.ceil(extent / MR / parts) * MR;
   return [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, least, parts];
 }
 
@@ -72,11 +72,15 @@ function packsB(byRows: boolean, k: number, n: number, threads: number): boolean
  * Measured at n = 1024 in alternation with claims of a quarter of a thread's share: 1–2 % slower on a quiet
  * host, 12–17 % faster on a busy one (32 rows: +8 %, 128: +12 %).
  */
-const ROWS_LEAST = 64;
+const ROWS_LEAST = 66;
 
-/** Floats of packing space for all of B (gemm.as.ts packAllB: k × n, columns rounded up to 8). */
+/** The kernel's tile of C (gemm.as.ts MR×NR): claims of rows or columns come in whole tiles. */
+const MR = 3;
+const NR = 12;
+
+/** Floats of packing space for all of B (gemm.as.ts packAllB: k × n, columns rounded up to whole panels). */
 function packedBFloats(k: number, n: number): number {
-  return k * Math.ceil(n / 8) * 8;
+  return k * Math.ceil(n / NR) * NR;
 }
 
 /** Packing space on the heap for each thread (the calling thread's first), set aside once. */
@@ -144,9 +148,9 @@ class LocalGemm {
     const aAt = this.counterAt + 64;
     const bAt = aAt + align(m * k * 4);
     const cAt = bAt + align(k * n * 4);
-    // small products read their operands in place, and an edge tile up to 3 rows of A and 7 columns of B
+    // small products read their operands in place, and an edge tile up to 2 rows of A and 3 columns of B
     // past the end: keep that much room after C
-    const end = cAt + m * n * 4 + (3 * k + 8) * 4;
+    const end = cAt + m * n * 4 + (2 * k + 4) * 4;
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     const heap = new Float32Array(this.memory.buffer);

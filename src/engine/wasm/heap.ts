@@ -19,7 +19,7 @@ const BASE = PAGE;
 /** A word in the kernels' page for the counter from which threads claim chunks of a job (one job runs at a time). */
 export const COUNTER_AT = BASE - 64;
 const ALIGN = 64;
-/** The most any kernel reads past the end of an array: the matrix product's edge tiles, 3 rows of k ≤ 256 and 8 floats. */
+/** The most any kernel reads past the end of an array: the matrix product's edge tiles, 2 rows of k ≤ 256 and 4 floats. */
 const SLACK = 4096;
 
 /** A run of heap bytes holding one array of `size` floats. */
