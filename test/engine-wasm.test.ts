@@ -127,6 +127,8 @@ describe('conv2d in float32 (direct kernels at stride 1 with few output channels
 
   const configs: [string, number[], number[], r.Conv2dOptions, boolean][] = [
     ['3×3 same with bias', [4, 3, 9, 11], [5, 3, 3, 3], { padding: 'same' }, true],
+    // a 3×3 window whose rows lie two apart and whose columns are adjacent (the weight gradient's window path)
+    ['3×3 same, dilation [2, 1]', [2, 2, 11, 9], [3, 2, 3, 3], { padding: 'same', dilation: [2, 1] }, true],
     // rows of 37 outputs: two groups of 16 columns, one of 4, and a scalar tail of 1
     ['wide rows, 1 → 4 channels', [2, 1, 6, 37], [4, 1, 3, 3], { padding: 'same' }, true],
     ["even kernel 'same' (padding heavier at the bottom right), dilation 2", [2, 3, 11, 18], [2, 3, 2, 4], { padding: 'same', dilation: 2 }, false],
