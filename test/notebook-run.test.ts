@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compareNotebooks, junitXml, testNotebook, textsMatch } from '../src/notebook/regress';
 import { readNotebook, writeNotebook, type CodeCell, type Notebook } from '../src/notebook/nbformat';
 import { injectParameters, parameterSource, parseValue } from '../src/notebook/params';
-import { runNotebook, shard } from '../src/notebook/run';
+import { KernelsAhead, runNotebook, shard } from '../src/notebook/run';
 import { writeReport } from '../src/notebook/report';
 
 const root = path.resolve(__dirname, '..');
@@ -91,6 +91,38 @@ describe('relulab run', () => {
     const file = write('nokernel.ipynb', notebook([['1']]));
     await expect(runNotebook(file, { kernelArgv: ['/nonexistent/kernel', '{connection_file}'] })).rejects.toThrow(/nokernel\.ipynb: .*cannot start the kernel/);
   }, 60_000);
+
+  it("starts each notebook's kernel while the one before it runs, gives every notebook a fresh kernel, and stops those not taken", async () => {
+    // a kernel command that records its process id, then runs the relulab kernel
+    const stamps = path.join(tmp, 'kernel-pids.txt');
+    const wrapper = path.join(tmp, 'stamp-kernel.js');
+    fs.writeFileSync(wrapper, `require('fs').appendFileSync(${JSON.stringify(stamps)}, process.pid + '\\n');\nrequire(${JSON.stringify(cli)});\n`);
+    const pids = () => (fs.existsSync(stamps) ? fs.readFileSync(stamps, 'utf8').trim().split('\n').map(Number) : []);
+    const files = ['a', 'b', 'c'].map((name) => write(`ahead-${name}.ipynb`, notebook([['console.log(process.pid)']])));
+    const ahead = new KernelsAhead(files, { kernelArgv: [process.execPath, wrapper, 'kernel', '--connection-file', '{connection_file}'] }, 1);
+    const pidPrinted = (file: string) => Number((outputsOf(readNotebook(file), 0)[0] as any).text);
+    try {
+      expect((await runNotebook(files[0], { kernel: ahead.take(0) })).status).toBe('ok');
+      // the second notebook's kernel started with the first one's (the two in either order)
+      expect(pids()).toHaveLength(2);
+      expect((await runNotebook(files[1], { kernel: ahead.take(1) })).status).toBe('ok');
+      // each ran on its own kernel, one of the first two started
+      expect([pidPrinted(files[0]), pidPrinted(files[1])].sort()).toEqual(pids().slice(0, 2).sort());
+    } finally {
+      await ahead.close();
+    }
+    // taking the second kernel started the third, which no notebook took: close() stopped it
+    expect(pids()).toHaveLength(3);
+    expect(() => process.kill(pids()[2], 0)).toThrow();
+    // a notebook that cannot be read does not leave the kernel started for it running
+    const bad = path.join(tmp, 'ahead-bad.ipynb');
+    fs.writeFileSync(bad, '{"cells": [');
+    const again = new KernelsAhead([bad], { kernelArgv: [process.execPath, wrapper, 'kernel', '--connection-file', '{connection_file}'] }, 1);
+    await expect(runNotebook(bad, { kernel: again.take(0) })).rejects.toThrow('not valid JSON');
+    await again.close();
+    expect(pids()).toHaveLength(4);
+    expect(() => process.kill(pids()[3], 0)).toThrow();
+  }, 120_000);
 
   it('the CLI runs in parallel, shards, exits non-zero on failure and writes a report', async () => {
     const outDir = path.join(tmp, 'cli-out');

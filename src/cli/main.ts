@@ -11,7 +11,7 @@ import { collectNotebooks, readNotebook, sourceText, writeNotebook } from '../no
 import { injectParameters, parseValue, readParameterFile, type Parameters } from '../notebook/params';
 import { formatMismatch, junitXml, readRegressionConfig, testNotebook } from '../notebook/regress';
 import { writeReport } from '../notebook/report';
-import { describeFailure, pool, runNotebook, shard, type RunReport } from '../notebook/run';
+import { describeFailure, KernelsAhead, pool, runNotebook, shard, type RunReport } from '../notebook/run';
 
 const program = new Command('relulab').version(version).description('Deep learning in TypeScript notebooks: kernel, headless runner, regression tests and reports');
 
@@ -90,17 +90,16 @@ common(program.command('run').description('execute notebooks on fresh relulab ke
       return;
     }
     const bars = progressBars(opts.progress);
-    const reports = await pool(files, opts.jobs, async (file) => {
+    const kernels = new KernelsAhead(files, { cwd: opts.cwd, startupTimeout: opts.startupTimeout, kernelArgv: kernelArgv(opts) }, opts.jobs);
+    const reports = await pool(files, opts.jobs, async (file, index) => {
       const bar = bars?.create(1, 0, { name: path.basename(file).padEnd(28).slice(0, 28), line: '' });
       try {
         return await runNotebook(file, {
           outputPath: outputOf(file),
-          cwd: opts.cwd,
+          kernel: kernels.take(index),
           timeout: opts.timeout,
-          startupTimeout: opts.startupTimeout,
           allowErrors: opts.allowErrors,
           parameters: params,
-          kernelArgv: kernelArgv(opts),
           onCell: (i, total, cell) => {
             bar?.setTotal(total);
             bar?.update(i, { line: sourceText(cell.source).split('\n')[0].slice(0, 50) });
@@ -114,7 +113,7 @@ common(program.command('run').description('execute notebooks on fresh relulab ke
         bar?.update(bar.getTotal(), { line: 'done' });
         bar?.stop();
       }
-    });
+    }).finally(() => kernels.close());
     bars?.stop();
     summarise(reports);
     if (opts.report) {
@@ -141,9 +140,10 @@ common(program.command('test').description('check that fresh runs reproduce the 
   .action(async (inputs: string[], opts: CommonOptions & { config?: string; lax?: boolean; update?: boolean; junit?: string }) => {
     const config = opts.config ? readRegressionConfig(opts.config) : {};
     const files = notebooksFrom(inputs, opts);
-    const verdicts = await pool(files, opts.jobs, (file) =>
-      testNotebook(file, { config, lax: opts.lax, update: opts.update, timeout: opts.timeout, startupTimeout: opts.startupTimeout, cwd: opts.cwd, kernelArgv: kernelArgv(opts) }),
-    );
+    const kernels = new KernelsAhead(files, { cwd: opts.cwd, startupTimeout: opts.startupTimeout, kernelArgv: kernelArgv(opts) }, opts.jobs);
+    const verdicts = await pool(files, opts.jobs, (file, index) =>
+      testNotebook(file, { config, lax: opts.lax, update: opts.update, timeout: opts.timeout, kernel: kernels.take(index) }),
+    ).finally(() => kernels.close());
     for (const v of verdicts) {
       if (v.passed) console.log(`ok      ${v.file}${opts.update ? ' (updated)' : ''}`);
       else if (v.run.failures.length > 0) v.run.failures.forEach((f) => console.error(describeFailure(v.file, f)));
