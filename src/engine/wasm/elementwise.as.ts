@@ -11,7 +11,17 @@
  */
 export function reluForward(x: usize, y: usize, n: i32): void {
   const zero = f32x4.splat(0);
-  let i = 0;
+  // four vectors a step, at constant offsets from two pointers: a loop's upkeep (address arithmetic, the
+  // count and the branch) costs as many instructions as the work of one vector, and in this host's busy
+  // minutes the instruction count sets the pace (1.5× at 10⁶ floats, in cache, one thread)
+  const end = x + (<usize>(n & ~15) << 2);
+  for (let xs = x, ys = y; xs < end; xs += 64, ys += 64) {
+    v128.store(ys, f32x4.add(f32x4.pmax(v128.load(xs), zero), zero));
+    v128.store(ys, f32x4.add(f32x4.pmax(v128.load(xs, 16), zero), zero), 16);
+    v128.store(ys, f32x4.add(f32x4.pmax(v128.load(xs, 32), zero), zero), 32);
+    v128.store(ys, f32x4.add(f32x4.pmax(v128.load(xs, 48), zero), zero), 48);
+  }
+  let i = n & ~15;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     v128.store(y + o, f32x4.add(f32x4.pmax(v128.load(x + o), zero), zero));
@@ -39,6 +49,13 @@ function reluSlope1(v: f32, gradAtZero: f32): f32 {
   return v == 0 ? gradAtZero : v > 0 || v != v ? 1 : 0;
 }
 
+/** relu'(v) lane by lane for reluGrad: with zeroAtZero, 0 wherever v ≤ 0 in one compare. */
+// @ts-ignore: decorator
+@inline
+function reluSlopeOf(v: v128, zero: v128, atZero: v128, zeroAtZero: bool): v128 {
+  return zeroAtZero ? v128.andnot(f32x4.splat(1), f32x4.le(v, zero)) : reluSlope(f32x4.lt(v, zero), f32x4.eq(v, zero), atZero);
+}
+
 /**
  * g·relu'(x) into out, with g the floats at `g` or, when `broadcast`, the one float `gs` everywhere; returns
  * how many x were exactly 0. With `zeroAtZero` (gradAtZero +0, the default) the slope is 0 wherever x ≤ 0,
@@ -52,14 +69,28 @@ function reluGrad(x: usize, g: usize, out: usize, n: i32, gradAtZero: f32, broad
   const atZero = f32x4.splat(gradAtZero);
   const gv = f32x4.splat(gs);
   let hits = i32x4.splat(0);
-  let i = 0;
+  // four vectors a step (see reluForward)
+  const end = x + (<usize>(n & ~15) << 2);
+  for (let xs = x, gp = g, os = out; xs < end; xs += 64, gp += 64, os += 64) {
+    let v = v128.load(xs);
+    v128.store(os, f32x4.mul(broadcast ? gv : v128.load(gp), reluSlopeOf(v, zero, atZero, zeroAtZero)));
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
+    v = v128.load(xs, 16);
+    v128.store(os, f32x4.mul(broadcast ? gv : v128.load(gp, 16), reluSlopeOf(v, zero, atZero, zeroAtZero)), 16);
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
+    v = v128.load(xs, 32);
+    v128.store(os, f32x4.mul(broadcast ? gv : v128.load(gp, 32), reluSlopeOf(v, zero, atZero, zeroAtZero)), 32);
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
+    v = v128.load(xs, 48);
+    v128.store(os, f32x4.mul(broadcast ? gv : v128.load(gp, 48), reluSlopeOf(v, zero, atZero, zeroAtZero)), 48);
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
+  }
+  let i = n & ~15;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
-    const isZero = f32x4.eq(v, zero);
-    const slope = zeroAtZero ? v128.andnot(f32x4.splat(1), f32x4.le(v, zero)) : reluSlope(f32x4.lt(v, zero), isZero, atZero);
-    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), slope));
-    hits = i32x4.sub(hits, isZero);
+    v128.store(out + o, f32x4.mul(broadcast ? gv : v128.load(g + o), reluSlopeOf(v, zero, atZero, zeroAtZero)));
+    hits = i32x4.sub(hits, f32x4.eq(v, zero));
   }
   let tail = 0;
   for (; i < n; i++) {
@@ -528,7 +559,15 @@ function blockSums(x: usize, out: usize, start: i32, m: i32, n: i32): void {
 export function addRows(row: usize, data: usize, count: i32, width: i32): void {
   for (let r = 0; r < count; r++) {
     const base = data + (<usize>(r * width) << 2);
-    let j = 0;
+    // four vectors a step (see reluForward)
+    const end = base + (<usize>(width & ~15) << 2);
+    for (let d = base, rp = row; d < end; d += 64, rp += 64) {
+      v128.store(d, f32x4.add(v128.load(d), v128.load(rp)));
+      v128.store(d, f32x4.add(v128.load(d, 16), v128.load(rp, 16)), 16);
+      v128.store(d, f32x4.add(v128.load(d, 32), v128.load(rp, 32)), 32);
+      v128.store(d, f32x4.add(v128.load(d, 48), v128.load(rp, 48)), 48);
+    }
+    let j = width & ~15;
     for (; j + 4 <= width; j += 4) {
       const o = <usize>j << 2;
       v128.store(base + o, f32x4.add(v128.load(base + o), v128.load(row + o)));
@@ -677,7 +716,15 @@ export function binary(op: i32, layout: i32, a: usize, b: usize, out: usize, row
 /** Sets n floats from x to v. */
 export function fill(x: usize, n: i32, v: f32): void {
   const vv = f32x4.splat(v);
-  let i = 0;
+  // four vectors a step (see reluForward)
+  const end = x + (<usize>(n & ~15) << 2);
+  for (let p = x; p < end; p += 64) {
+    v128.store(p, vv);
+    v128.store(p, vv, 16);
+    v128.store(p, vv, 32);
+    v128.store(p, vv, 48);
+  }
+  let i = n & ~15;
   for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), vv);
   for (; i < n; i++) store<f32>(x + (<usize>i << 2), v);
 }
