@@ -88,6 +88,12 @@ describe('relulab run', () => {
     const bad = path.join(tmp, 'bad.ipynb');
     fs.writeFileSync(bad, '{"cells": [');
     await expect(runNotebook(bad)).rejects.toThrow(`${bad}: not valid JSON`);
+    // the CLI says so and exits, the kernel started for the notebook stopped (a kernel left running would
+    // keep it alive until the timeout kills it)
+    const cliFailure = await run(process.execPath, [cli, 'test', bad, '--no-progress'], { timeout: 60_000 }).then(() => null, (e) => e);
+    expect(cliFailure.killed).toBe(false);
+    expect(cliFailure.code).toBe(1);
+    expect(cliFailure.stderr).toContain('not valid JSON');
     const file = write('nokernel.ipynb', notebook([['1']]));
     await expect(runNotebook(file, { kernelArgv: ['/nonexistent/kernel', '{connection_file}'] })).rejects.toThrow(/nokernel\.ipynb: .*cannot start the kernel/);
   }, 60_000);

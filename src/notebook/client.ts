@@ -270,8 +270,15 @@ export class KernelClient {
     await this.request('control', 'interrupt_request', {}, 10_000);
   }
 
-  /** Shuts the kernel down (asking first, then killing it), and closes the sockets. */
-  async close(): Promise<void> {
+  private closing: Promise<void> | null = null;
+
+  /** Shuts the kernel down (asking first, then killing it), and closes the sockets; later calls wait for the first. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     if (this.alive) {
       try {
         await this.request('control', 'shutdown_request', { restart: false }, 5_000);

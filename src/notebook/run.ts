@@ -213,6 +213,8 @@ function startKernel(file: string, options: Pick<RunOptions, 'cwd' | 'kernelArgv
  */
 export class KernelsAhead {
   private readonly starting = new Map<number, Promise<KernelClient>>();
+  /** Every kernel started, taken or not, for close(). */
+  private readonly started: Promise<KernelClient>[] = [];
 
   constructor(
     private readonly files: readonly string[],
@@ -229,17 +231,20 @@ export class KernelsAhead {
     return kernel;
   }
 
-  /** Stops the kernels started for notebooks that were never taken (a batch cut short). */
+  /**
+   * Stops every kernel started: those never taken (a batch cut short) and any a notebook's run did not
+   * get to close (a run normally closes its own; closing twice is harmless).
+   */
   async close(): Promise<void> {
-    const left = [...this.starting.values()];
     this.starting.clear();
-    await Promise.all(left.map((k) => k.then((c) => c.close(), () => undefined)));
+    await Promise.all(this.started.splice(0).map((k) => k.then((c) => c.close(), () => undefined)));
   }
 
   private start(index: number): Promise<KernelClient> {
     const kernel = startKernel(this.files[index], this.options);
     // a kernel that fails to start is reported by the notebook that takes it
     kernel.catch(() => undefined);
+    this.started.push(kernel);
     return kernel;
   }
 }
