@@ -120,7 +120,7 @@ describe('relulab run', () => {
     // taking the second kernel started the third, which no notebook took: close() stopped it
     expect(pids()).toHaveLength(3);
     expect(() => process.kill(pids()[2], 0)).toThrow();
-    // a notebook that cannot be read does not leave the kernel started for it running
+    // a notebook that cannot be read never gets to its kernel: close() stops that one too
     const bad = path.join(tmp, 'ahead-bad.ipynb');
     fs.writeFileSync(bad, '{"cells": [');
     const again = new KernelsAhead([bad], { kernelArgv: [process.execPath, wrapper, 'kernel', '--connection-file', '{connection_file}'] }, 1);

@@ -47,6 +47,11 @@ function kernelArgv(opts: CommonOptions): string[] | undefined {
   return argv.map(String);
 }
 
+/** Each notebook's kernel, started while the notebooks before it run (as many ahead as run at once). */
+function kernelsAhead(files: string[], opts: CommonOptions): KernelsAhead {
+  return new KernelsAhead(files, { cwd: opts.cwd, startupTimeout: opts.startupTimeout, kernelArgv: kernelArgv(opts) }, opts.jobs);
+}
+
 function notebooksFrom(inputs: string[], opts: CommonOptions): string[] {
   const all = collectNotebooks(inputs);
   return opts.shard ? shard(all, opts.shard) : all;
@@ -90,7 +95,7 @@ common(program.command('run').description('execute notebooks on fresh relulab ke
       return;
     }
     const bars = progressBars(opts.progress);
-    const kernels = new KernelsAhead(files, { cwd: opts.cwd, startupTimeout: opts.startupTimeout, kernelArgv: kernelArgv(opts) }, opts.jobs);
+    const kernels = kernelsAhead(files, opts);
     const reports = await pool(files, opts.jobs, async (file, index) => {
       const bar = bars?.create(1, 0, { name: path.basename(file).padEnd(28).slice(0, 28), line: '' });
       try {
@@ -140,7 +145,7 @@ common(program.command('test').description('check that fresh runs reproduce the 
   .action(async (inputs: string[], opts: CommonOptions & { config?: string; lax?: boolean; update?: boolean; junit?: string }) => {
     const config = opts.config ? readRegressionConfig(opts.config) : {};
     const files = notebooksFrom(inputs, opts);
-    const kernels = new KernelsAhead(files, { cwd: opts.cwd, startupTimeout: opts.startupTimeout, kernelArgv: kernelArgv(opts) }, opts.jobs);
+    const kernels = kernelsAhead(files, opts);
     const verdicts = await pool(files, opts.jobs, (file, index) =>
       testNotebook(file, { config, lax: opts.lax, update: opts.update, timeout: opts.timeout, kernel: kernels.take(index) }),
     ).finally(() => kernels.close());

@@ -28,7 +28,7 @@ export interface RunOptions {
   allowErrors?: boolean;
   parameters?: Parameters;
   kernelArgv?: readonly string[];
-  /** A kernel already starting for this notebook (see KernelsAhead), used instead of starting one; closed after the run. */
+  /** A kernel already starting for this notebook, used instead of starting one: closed after the run, and by its KernelsAhead's close() if the run never gets to it. */
   kernel?: Promise<KernelClient>;
   /** Called before each code cell runs: index among code cells, their count, the cell. */
   onCell?: (index: number, total: number, cell: CodeCell) => void;
@@ -94,15 +94,8 @@ function withoutMarkers(cells: Cell[]): Cell[] {
 export async function runNotebook(file: string, options: RunOptions = {}): Promise<RunReport> {
   const started = Date.now();
   const output = options.outputPath ?? file;
-  let nb: Notebook;
-  try {
-    nb = readNotebook(file);
-    if (options.parameters && Object.keys(options.parameters).length > 0) nb = injectParameters(nb, options.parameters);
-  } catch (e) {
-    // a kernel started ahead for this notebook is not left running
-    await options.kernel?.then((k) => k.close(), () => undefined);
-    throw e;
-  }
+  let nb: Notebook = readNotebook(file);
+  if (options.parameters && Object.keys(options.parameters).length > 0) nb = injectParameters(nb, options.parameters);
   nb.cells = withoutMarkers(nb.cells);
   const codeCells = nb.cells.filter((c): c is CodeCell => c.cell_type === 'code');
   for (const cell of codeCells) {
