@@ -22,10 +22,12 @@
 // Built twice: gemm.wasm with a multiply and an add per step, and gemm-fma.wasm (--enable relaxed-simd)
 // with fused multiply-adds, which the loader uses only where the CPU really fuses them.
 
-const MR: i32 = 3;
-const NR: i32 = 12;
+// MR, NR and MC are exported (immutable globals): gemm.ts claims rows and columns of C in whole tiles, and
+// rows in whole blocks of A, from them.
+export const MR: i32 = 3;
+export const NR: i32 = 12;
 const KC: i32 = 256;
-const MC: i32 = 66;
+export const MC: i32 = 66;
 const NC: i32 = 516;
 
 /** Bytes of packing space one thread needs: an MC×KC block of A, a KC×NC panel of B and an edge tile. */

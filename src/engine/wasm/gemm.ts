@@ -23,6 +23,11 @@ export interface StridedMatrix {
 }
 
 interface Exports {
+  /** The kernel's tile of C, MR×NR: claims of rows or columns come in whole tiles. */
+  MR: WebAssembly.Global;
+  NR: WebAssembly.Global;
+  /** Rows of A the kernel packs per block (a block that stays in L2). */
+  MC: WebAssembly.Global;
   scratchBytes(): number;
   /** (a, ars, acs, b, brs, bcs, c, m, k, n, byRows, least, parts, counter, scratch, packedB): see gemm.as.ts. */
   sgemmShared(...args: number[]): void;
@@ -39,7 +44,7 @@ const A_IN_PLACE_MAX = 1 << 18;
 const PACKED_B_MAX = 1 << 20;
 
 /** The sgemmShared arguments that do not depend on the thread: operands, shape and how C is shared out. */
-function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix, cAt: number, m: number, k: number, n: number, threads: number): number[] {
+function blockArgs(kernel: Exports, aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix, cAt: number, m: number, k: number, n: number, threads: number): number[] {
   // Claims take a share of what is left, half a thread's share at first. A claim of columns of C reads all
   // of A in place and packs only its own columns of B, so columns are claimed down to two tiles' width and a
   // thread that falls behind holds the others up by little. A claim of rows packs all of B again, so rows
@@ -51,7 +56,9 @@ function blockArgs(aAt: number, a: StridedMatrix, bAt: number, b: StridedMatrix,
   const byRows = sharedByRows(m, k, n);
   const extent = byRows ? m : n;
   const parts = 2 * threads;
-  const least = threads === 1 ? extent : !byRows ? 2 * NR : packsB(byRows, k, n, threads) ? ROWS_LEAST : Math.ceil(extent / MR / parts) * MR;
+  const mr = kernel.MR.value;
+  const nr = kernel.NR.value;
+  const least = threads === 1 ? extent : !byRows ? 2 * nr : packsB(byRows, k, n, threads) ? kernel.MC.value : Math.ceil(extent / mr / parts) * mr;
   return [aAt, a.rowStride, a.colStride, bAt, b.rowStride, b.colStride, cAt, m, k, n, byRows ? 1 : 0, least, parts];
 }
 
@@ -62,25 +69,18 @@ export function sharedByRows(m: number, k: number, n: number): boolean {
 
 /**
  * Whether each thread packs all of B once (PACKED_B_MAX): then claims of rows cost no packing of B, and
- * are claimed down to ROWS_LEAST rows, so that a thread the host slows down holds the other up by little.
+ * are claimed down to the kernel's MC rows (a block of A that stays in L2), so that a thread the host slows
+ * down holds the other up by little. Measured at n = 1024 in alternation with claims of a quarter of a
+ * thread's share: 1–2 % slower on a quiet host, 12–17 % faster on a busy one (32 rows: +8 %, 128: +12 %).
  */
 function packsB(byRows: boolean, k: number, n: number, threads: number): boolean {
   return byRows && threads > 1 && k * n <= PACKED_B_MAX;
 }
-/**
- * Rows per claim at the least when B is packed whole: the kernel's MC (a block of A that stays in L2).
- * Measured at n = 1024 in alternation with claims of a quarter of a thread's share: 1–2 % slower on a quiet
- * host, 12–17 % faster on a busy one (32 rows: +8 %, 128: +12 %).
- */
-const ROWS_LEAST = 66;
-
-/** The kernel's tile of C (gemm.as.ts MR×NR): claims of rows or columns come in whole tiles. */
-const MR = 3;
-const NR = 12;
 
 /** Floats of packing space for all of B (gemm.as.ts packAllB: k × n, columns rounded up to whole panels). */
-function packedBFloats(k: number, n: number): number {
-  return k * Math.ceil(n / NR) * NR;
+function packedBFloats(kernel: Exports, k: number, n: number): number {
+  const nr = kernel.NR.value;
+  return k * Math.ceil(n / nr) * nr;
 }
 
 /** Packing space on the heap for each thread (the calling thread's first), set aside once. */
@@ -117,9 +117,9 @@ function heapMultiply(a: StridedMatrix, b: StridedMatrix, m: number, k: number, 
     const outAt = heapAddress(out);
     const cAt = outAt >= 0 ? outAt + outOffset * 4 : region(m * n);
     const threads = helpers.length + 1;
-    const args = blockArgs(place(a, m * k), a, place(b, k * n), b, cAt, m, k, n, threads);
+    const args = blockArgs(kernel, place(a, m * k), a, place(b, k * n), b, cAt, m, k, n, threads);
     const scratch = packing(kernel, threads);
-    const packedB = Array.from({ length: threads }, () => (packsB(args[10] === 1, k, n, threads) ? region(packedBFloats(k, n)) : 0));
+    const packedB = Array.from({ length: threads }, () => (packsB(args[10] === 1, k, n, threads) ? region(packedBFloats(kernel, k, n)) : 0));
     Atomics.store(heapCounter(), 0, 0);
     helpers.forEach((helper, i) => helper.post(jobIndex('gemm', 'sgemmShared'), [...args, COUNTER_AT, scratch[i + 1], packedB[i + 1]]));
     kernel.sgemmShared(...args, COUNTER_AT, scratch[0], packedB[0]);
@@ -157,7 +157,7 @@ class LocalGemm {
     heap.set(a.data.subarray(a.offset, a.offset + m * k), aAt / 4);
     heap.set(b.data.subarray(b.offset, b.offset + k * n), bAt / 4);
     new Int32Array(this.memory.buffer, this.counterAt, 1)[0] = 0;
-    this.kernel.sgemmShared(...blockArgs(aAt, a, bAt, b, cAt, m, k, n, 1), this.counterAt, PAGE, 0);
+    this.kernel.sgemmShared(...blockArgs(this.kernel, aAt, a, bAt, b, cAt, m, k, n, 1), this.counterAt, PAGE, 0);
     out.set(new Float32Array(this.memory.buffer, cAt, m * n), outOffset);
   }
 }

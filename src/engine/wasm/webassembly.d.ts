@@ -8,6 +8,10 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer | SharedArrayBuffer;
     grow(pages: number): number;
   }
+  /** An exported global, such as a kernel's constant. */
+  class Global {
+    readonly value: number;
+  }
   class Instance {
     constructor(module: Module, imports?: Record<string, Record<string, unknown>>);
     readonly exports: Record<string, unknown>;
